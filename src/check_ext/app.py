@@ -1,0 +1,35 @@
+"""Check File Extension: the first step of the pipeline.
+
+Reads the event that announced a file (S3 EventBridge, CloudTrail or classic S3 notification)
+and returns the file's bucket, key, normalized extension and object details. The state machine's
+Choice routes on ``file_extension``; a malformed event raises a typed error that the state
+machine catches and notifies.
+"""
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from landed_file import read_landed_file
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    landed = read_landed_file(event)
+    logger.info(
+        "File landed",
+        bucket=landed.bucket,
+        key=landed.key,
+        file_extension=landed.file_extension,
+        event_source=landed.event_source,
+    )
+    metrics.add_metric(name="FilesChecked", unit=MetricUnit.Count, value=1)
+    return asdict(landed)

@@ -1,0 +1,189 @@
+"""Where a file landed, read from any of the three event shapes that can announce it.
+
+S3 can announce a new object through EventBridge ("Object Created"), through CloudTrail data
+events ("AWS API Call via CloudTrail"), or with a classic S3 notification (``Records[]``). Each
+shape names the key differently: EventBridge and classic notifications URL-encode it form style
+(space -> ``+``), CloudTrail gives it raw. Decoding a raw key would corrupt ``a+b.csv``, so each
+shape has its own reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
+
+CLOUDTRAIL_WRITE_EVENTS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+SUBJECT_NAME_LIMIT = 60
+
+
+class MalformedEventError(ValueError):
+    """The event has a shape this pipeline knows, but a field it needs is missing or wrong."""
+
+
+class UnrecognizedEventError(ValueError):
+    """The event is not an S3 object-created announcement in any shape this pipeline reads."""
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    bucket: str
+    key: str
+    file_extension: str
+    size: int | None
+    version_id: str | None
+    etag: str | None
+    event_source: str
+    event_time: str | None
+    display_name: str
+
+    @classmethod
+    def create(cls, *, bucket: Any, key: Any, event_source: str, size: Any = None,
+               version_id: Any = None, etag: Any = None, event_time: Any = None) -> LandedFile:
+        if not isinstance(bucket, str) or not bucket:
+            raise MalformedEventError(f"{event_source} event has no bucket name (key: {key!r})")
+        if not isinstance(key, str) or not key:
+            raise MalformedEventError(f"{event_source} event has no object key (bucket: {bucket!r})")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+            raise MalformedEventError(f"{event_source} event has a non-integer size {size!r} for key {key!r}")
+        return cls(
+            bucket=bucket,
+            key=key,
+            file_extension=file_extension(key),
+            size=size,
+            version_id=version_id or None,
+            etag=(etag or "").strip('"') or None,
+            event_source=event_source,
+            event_time=event_time,
+            display_name=display_name(key),
+        )
+
+
+def file_extension(key: str) -> str:
+    """Lower-cased last suffix of the key's last path segment: ``DATA.CSV`` -> ``.csv``.
+
+    ``a.csv.gz`` is ``.gz``; dotfiles (``.csv``), names without a dot and names ending in a dot
+    have no extension.
+    """
+    name = key.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    if dot <= 0 or dot == len(name) - 1:
+        return ""
+    return name[dot:].lower()
+
+
+def display_name(key: str) -> str:
+    """The key's last segment made safe for an SNS subject (printable ASCII, short)."""
+    name = key.rstrip("/").rsplit("/", 1)[-1] or key
+    safe = "".join(ch if " " <= ch <= "~" else "?" for ch in name).strip() or "?"
+    if len(safe) > SUBJECT_NAME_LIMIT:
+        safe = safe[: SUBJECT_NAME_LIMIT - 3] + "..."
+    return safe
+
+
+def read_landed_file(event: Any) -> LandedFile:
+    """Read bucket, key and object details from whichever shape announced the file."""
+    if not isinstance(event, dict):
+        raise UnrecognizedEventError(f"Expected a JSON object event, got {type(event).__name__}")
+    if "Records" in event:
+        return _from_s3_notification(event)
+    detail_type = event.get("detail-type")
+    if detail_type == "Object Created":
+        return _from_s3_eventbridge(event)
+    if detail_type == "AWS API Call via CloudTrail":
+        return _from_cloudtrail(event)
+    raise UnrecognizedEventError(
+        "Not an S3 'Object Created' event, a CloudTrail S3 write event or an S3 notification "
+        f"(source={event.get('source')!r}, detail-type={detail_type!r})"
+    )
+
+
+def _detail(event: dict) -> dict:
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEventError(f"{event.get('detail-type')!r} event has no 'detail' object")
+    return detail
+
+
+def _from_s3_eventbridge(event: dict) -> LandedFile:
+    detail = _detail(event)
+    bucket, obj = detail.get("bucket"), detail.get("object")
+    if not isinstance(bucket, dict) or not isinstance(obj, dict) or not isinstance(obj.get("key"), str):
+        raise MalformedEventError("S3 'Object Created' event lacks detail.bucket or detail.object.key")
+    parsed = S3EventBridgeNotificationEvent(event)
+    return LandedFile.create(
+        bucket=parsed.detail.bucket.name if isinstance(bucket.get("name"), str) else None,
+        key=parsed.detail.object.key,
+        event_source="S3 EventBridge",
+        size=parsed.detail.object.size,
+        version_id=obj.get("version-id"),
+        etag=obj.get("etag"),
+        event_time=event.get("time"),
+    )
+
+
+def _from_cloudtrail(event: dict) -> LandedFile:
+    detail = EventBridgeEvent(event).detail
+    if not isinstance(detail, dict):
+        raise MalformedEventError("CloudTrail event has no 'detail' object")
+    name = detail.get("eventName")
+    if detail.get("eventSource") != "s3.amazonaws.com" or name not in CLOUDTRAIL_WRITE_EVENTS:
+        raise UnrecognizedEventError(
+            f"CloudTrail event {detail.get('eventSource')}:{name} is not an S3 object write "
+            f"({', '.join(sorted(CLOUDTRAIL_WRITE_EVENTS))})"
+        )
+    if detail.get("errorCode"):
+        raise MalformedEventError(
+            f"CloudTrail {name} failed ({detail['errorCode']}), no object was written"
+        )
+    params = detail.get("requestParameters")
+    if not isinstance(params, dict):
+        raise MalformedEventError(f"CloudTrail {name} event has no requestParameters")
+    response = detail.get("responseElements") or {}
+    extra = detail.get("additionalEventData") or {}
+    size = extra.get("bytesTransferredIn") if name == "PutObject" else None
+    return LandedFile.create(
+        bucket=params.get("bucketName"),
+        key=params.get("key"),  # CloudTrail keys are raw: never unquote them
+        event_source="CloudTrail",
+        size=int(size) if isinstance(size, (int, float)) and not isinstance(size, bool) else None,
+        version_id=response.get("x-amz-version-id") if isinstance(response, dict) else None,
+        etag=(response.get("ETag") or (response.get("CopyObjectResult") or {}).get("ETag"))
+        if isinstance(response, dict) else None,
+        event_time=detail.get("eventTime") or event.get("time"),
+    )
+
+
+def _from_s3_notification(event: dict) -> LandedFile:
+    records = event.get("Records")
+    if not isinstance(records, list) or len(records) != 1 or not isinstance(records[0], dict):
+        count = len(records) if isinstance(records, list) else "no"
+        raise MalformedEventError(f"S3 notification must carry exactly one record, got {count}")
+    record = records[0]
+    if record.get("eventSource") != "aws:s3" or not str(record.get("eventName", "")).startswith(
+        "ObjectCreated:"
+    ):
+        raise UnrecognizedEventError(
+            f"S3 notification record is {record.get('eventSource')}:{record.get('eventName')}, "
+            "not aws:s3 ObjectCreated:*"
+        )
+    s3 = record.get("s3")
+    if not isinstance(s3, dict) or not isinstance(s3.get("object"), dict) or not isinstance(
+        s3.get("bucket"), dict
+    ):
+        raise MalformedEventError("S3 notification record lacks s3.bucket or s3.object")
+    if not isinstance(s3["object"].get("key"), str):
+        raise MalformedEventError("S3 notification record lacks s3.object.key")
+    parsed = S3Event(event)
+    obj = s3["object"]
+    return LandedFile.create(
+        bucket=s3["bucket"].get("name"),
+        key=parsed.object_key,
+        event_source="S3 notification",
+        size=obj.get("size"),
+        version_id=obj.get("versionId"),
+        etag=obj.get("eTag"),
+        event_time=record.get("eventTime"),
+    )
