@@ -1,0 +1,63 @@
+"""boto3 clients for one account and region: the offline cloud's or a real one."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+class Clients:
+    """Lazily created clients, named after the services they reach."""
+
+    def __init__(self, session: boto3.session.Session):
+        self.session = session
+        self.region = session.region_name
+        self._config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
+
+    @classmethod
+    def offline(cls, region: str) -> Clients:
+        return cls(boto3.session.Session(
+            aws_access_key_id="offline", aws_secret_access_key="offline", region_name=region
+        ))
+
+    @classmethod
+    def aws(cls, region: str | None = None, profile: str | None = None) -> Clients:
+        return cls(boto3.session.Session(region_name=region, profile_name=profile))
+
+    def _client(self, service: str) -> Any:
+        return self.session.client(service, config=self._config)
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @cached_property
+    def stepfunctions(self) -> Any:
+        return self._client("stepfunctions")
+
+    @cached_property
+    def events(self) -> Any:
+        return self._client("events")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self._client("sns")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self._client("sqs")
+
+    @cached_property
+    def cloudformation(self) -> Any:
+        return self._client("cloudformation")
+
+    @cached_property
+    def lambda_(self) -> Any:
+        return self._client("lambda")
+
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")

@@ -1,0 +1,272 @@
+"""Upload files to a pipeline stack and follow each to its end: offline or in AWS alike.
+
+Everything goes through boto3 clients and public APIs: PutObject, TestEventPattern (is the
+upload expected to start an execution at all?), ListExecutions and DescribeExecution (which
+execution did it start?), and GetExecutionHistory (which states ran, and what notification was
+published). The same code follows the offline cloud and a deployed stack.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+from pipeline.events import ObjectWrite, cloudtrail_object_write, s3_object_created
+from pipeline.stack import PipelineStack
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+SNS_PUBLISH = "arn:aws:states:::sns:publish"
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class StateVisit:
+    """One state the execution entered, with the task attempts and waits it took."""
+
+    name: str
+    attempts: int = 0
+    errors: tuple[str, ...] = ()
+    outcome: str = "entered"
+
+
+@dataclass
+class FileResult:
+    """What happened to one uploaded file."""
+
+    file: str
+    bucket: str
+    key: str
+    status: str = "PENDING"
+    states: list[str] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+    notification: Notification | None = None
+    execution_arn: str | None = None
+    duration_ms: float | None = None
+    reason: str | None = None
+    version_id: str | None = None
+    visits: list[StateVisit] = field(default_factory=list)
+
+    @property
+    def accounted_for(self) -> bool:
+        """SUCCEEDED, FAILED with a notification, or IGNORED with a reason."""
+        return (
+            self.status == "SUCCEEDED"
+            or (self.status == "FAILED" and self.notification is not None)
+            or (self.status == "IGNORED" and bool(self.reason))
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        record = asdict(self)
+        record.pop("visits")
+        record["retries"] = sum(max(visit.attempts - 1, 0) for visit in self.visits)
+        return record
+
+
+Progress = Callable[[FileResult, int, int], None]
+
+
+def object_key(path: Path, prefix: str) -> str:
+    """The key a file lands under: the prefix plus the file's base name, byte for byte."""
+    return prefix + path.name
+
+
+def run_files(
+    clients: Any,
+    stack: PipelineStack,
+    files: Sequence[Path],
+    *,
+    prefix: str = "",
+    window: int = 16,
+    timeout_s: float = 300.0,
+    poll_s: float = 0.05,
+    on_result: Progress | None = None,
+) -> list[FileResult]:
+    """Upload each file and follow the execution it triggers, at most `window` in flight."""
+    results = [FileResult(file=str(path), bucket=stack.bucket, key=object_key(path, prefix)) for path in files]
+    follower = ExecutionFollower(clients, stack.state_machine_arn)
+    pending: list[tuple[FileResult, float]] = []
+    next_upload = 0
+    finished = 0
+    while next_upload < len(results) or pending:
+        while next_upload < len(results) and len(pending) < window:
+            result = results[next_upload]
+            _upload(clients, stack, Path(result.file), result)
+            next_upload += 1
+            if result.status == "IGNORED":
+                finished += 1
+                if on_result:
+                    on_result(result, finished, len(results))
+            else:
+                pending.append((result, time.monotonic()))
+        follower.refresh()
+        still_pending = []
+        for result, started in pending:
+            if follower.settle(result) or time.monotonic() - started > timeout_s:
+                if result.status not in TERMINAL:
+                    result.status = "TIMED_OUT"
+                    result.reason = f"no terminal state within {timeout_s:.0f} s"
+                finished += 1
+                if on_result:
+                    on_result(result, finished, len(results))
+            else:
+                still_pending.append((result, started))
+        pending = still_pending
+        if pending:
+            time.sleep(poll_s)
+    return results
+
+
+def _upload(clients: Any, stack: PipelineStack, path: Path, result: FileResult) -> None:
+    body = path.read_bytes()
+    response = clients.s3.put_object(Bucket=stack.bucket, Key=result.key, Body=body)
+    result.version_id = response.get("VersionId")
+    result.status = "UPLOADED"
+    reason = _why_no_rule_fires(clients, stack, result.key, len(body))
+    if reason:
+        result.status = "IGNORED"
+        result.reason = reason
+
+
+def _why_no_rule_fires(clients: Any, stack: PipelineStack, key: str, size: int) -> str | None:
+    """Ask EventBridge whether any enabled rule matches the events this upload produces."""
+    write = ObjectWrite(bucket=stack.bucket, key=key, size=size, region=clients.region)
+    announcements = [s3_object_created(write), cloudtrail_object_write(write)]
+    disabled = []
+    for rule in stack.rules:
+        if rule.state != "ENABLED":
+            disabled.append(rule.name)
+            continue
+        for event in announcements:
+            matched = clients.events.test_event_pattern(EventPattern=rule.pattern, Event=json.dumps(event))
+            if matched["Result"]:
+                return None
+    names = ", ".join(rule.name for rule in stack.rules) or "none"
+    note = f" ({', '.join(disabled)} disabled)" if disabled else ""
+    return f"no rule matches key {key!r}; rules: {names}{note}"
+
+
+def announced_object(execution_input: str) -> tuple[str, str, str | None] | None:
+    """(bucket, key, version) of the object an execution's input announces, decoded per shape."""
+    try:
+        event = json.loads(execution_input)
+    except (TypeError, json.JSONDecodeError):
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        return None
+    detail = event["detail"]
+    if event.get("detail-type") == "Object Created":
+        obj = detail.get("object") or {}
+        bucket = (detail.get("bucket") or {}).get("name")
+        if isinstance(obj.get("key"), str) and bucket:
+            return bucket, unquote_plus(obj["key"]), obj.get("version-id")
+    if event.get("detail-type") == "AWS API Call via CloudTrail":
+        params = detail.get("requestParameters") or {}
+        response = detail.get("responseElements") or {}
+        if isinstance(params.get("key"), str) and params.get("bucketName"):
+            return params["bucketName"], params["key"], response.get("x-amz-version-id")
+    return None
+
+
+class ExecutionFollower:
+    """Finds the execution each upload started, and reads it once it has ended."""
+
+    def __init__(self, clients: Any, state_machine_arn: str):
+        self._sfn = clients.stepfunctions
+        self._state_machine_arn = state_machine_arn
+        self._seen: set[str] = set()
+        self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
+        self._claimed: set[str] = set()
+
+    def refresh(self) -> None:
+        paginator = self._sfn.get_paginator("list_executions")
+        for page in paginator.paginate(stateMachineArn=self._state_machine_arn):
+            for execution in page["executions"]:
+                arn = execution["executionArn"]
+                if arn in self._seen:
+                    continue
+                self._seen.add(arn)
+                described = self._sfn.describe_execution(executionArn=arn)
+                announced = announced_object(described.get("input", ""))
+                if announced:
+                    self._by_object.setdefault(announced, []).append(arn)
+                    self._by_object.setdefault((announced[0], announced[1], None), []).append(arn)
+
+    def settle(self, result: FileResult) -> bool:
+        """Fill in the result if its execution has ended; False while it runs or is not seen yet."""
+        if result.execution_arn is None:
+            candidates = self._by_object.get((result.bucket, result.key, result.version_id), [])
+            candidates = [arn for arn in candidates if arn not in self._claimed]
+            if not candidates:
+                return False
+            result.execution_arn = candidates[0]
+            self._claimed.add(candidates[0])
+        described = self._sfn.describe_execution(executionArn=result.execution_arn)
+        if described["status"] not in TERMINAL:
+            return False
+        result.status = described["status"]
+        result.error = described.get("error")
+        result.cause = described.get("cause")
+        if described.get("stopDate") and described.get("startDate"):
+            result.duration_ms = round((described["stopDate"] - described["startDate"]).total_seconds() * 1000, 1)
+        history = self._history(result.execution_arn)
+        result.visits = visits_from_history(history)
+        result.states = [visit.name for visit in result.visits]
+        result.notification = notification_from_history(history)
+        return True
+
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events = []
+        paginator = self._sfn.get_paginator("get_execution_history")
+        for page in paginator.paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+
+def visits_from_history(history: list[dict[str, Any]]) -> list[StateVisit]:
+    """The states entered, in order, with task attempts and the errors of failed attempts."""
+    visits: list[dict[str, Any]] = []
+    for event in history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            visits.append({"name": event["stateEnteredEventDetails"]["name"], "attempts": 0, "errors": [],
+                           "outcome": "entered"})
+        elif not visits:
+            continue
+        elif kind == "TaskScheduled":
+            visits[-1]["attempts"] += 1
+        elif kind in ("TaskFailed", "TaskTimedOut"):
+            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
+            visits[-1]["errors"].append(details.get("error", kind))
+        elif kind.endswith("StateExited"):
+            visits[-1]["outcome"] = "exited"
+        elif kind == "ExecutionFailed":
+            visits[-1]["outcome"] = "failed"
+        elif kind == "ExecutionSucceeded":
+            visits[-1]["outcome"] = "succeeded"
+    return [StateVisit(v["name"], v["attempts"], tuple(v["errors"]), v["outcome"]) for v in visits]
+
+
+def notification_from_history(history: list[dict[str, Any]]) -> Notification | None:
+    """The SNS message the execution published (a TaskScheduled for sns:publish that succeeded)."""
+    scheduled: dict[str, Any] | None = None
+    for event in history:
+        if event["type"] == "TaskScheduled":
+            details = event["taskScheduledEventDetails"]
+            if details.get("resourceType") == "sns" and details.get("resource") == "publish":
+                scheduled = json.loads(details["parameters"])
+            else:
+                scheduled = None
+        elif event["type"] == "TaskSucceeded" and scheduled is not None:
+            return Notification(subject=scheduled.get("Subject"), message=scheduled.get("Message", ""))
+    return None

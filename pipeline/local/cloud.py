@@ -1,0 +1,239 @@
+"""LocalCloud: deploy template.yaml into an offline AWS and use it like the real one.
+
+    with LocalCloud.deploy("template.yaml") as cloud:
+        result = cloud.run(["samples/sales.csv"])[0]
+        result.status, result.states, result.notification
+
+moto provides the services; the real SAM transform turns the template into CloudFormation and
+moto's CloudFormation creates the stack; pipeline.local adds what moto lacks (see moto_hooks).
+Everything is reached through ordinary boto3 clients, the same that drive a deployed stack.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.clients import Clients
+from pipeline.local import moto_hooks
+from pipeline.local.delivery import EventBus, Trail
+from pipeline.local.runtime import FunctionSpec, LambdaRuntime
+from pipeline.local.resolver import TemplateResolver
+from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
+from pipeline.stack import PipelineStack
+
+ACCOUNT_ID = "123456789012"
+CODE_BUCKET = "offline-cloud-deployment-artifacts"
+
+
+@dataclass(frozen=True)
+class NotEmulated:
+    """A template resource the offline cloud does not create, and what that means."""
+
+    logical_id: str
+    resource_type: str
+
+
+class LocalCloud:
+    """A deployed stack in the offline cloud, with boto3 clients that reach it."""
+
+    def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
+                 runtime: LambdaRuntime, bus: EventBus, clock: moto_hooks.ScaledClock,
+                 not_emulated: list[NotEmulated]):
+        self.clients = clients
+        self.stack = stack
+        self.packaged = packaged
+        self.runtime = runtime
+        self.bus = bus
+        self.clock = clock
+        self.not_emulated = not_emulated
+
+    @classmethod
+    @contextmanager
+    def deploy(
+        cls,
+        template: str | Path = "template.yaml",
+        parameter_overrides: dict[str, str] | Sequence[str] = (),
+        *,
+        stack_name: str = "file-pipeline",
+        time_scale: float = 1.0,
+        region: str = "us-east-1",
+        max_environments: int = 4,
+    ) -> Iterator[LocalCloud]:
+        from moto import mock_aws
+        from moto.server import ThreadedMotoServer
+
+        overrides = (
+            dict(parameter_overrides) if isinstance(parameter_overrides, dict)
+            else parse_parameter_overrides(list(parameter_overrides))
+        )
+        packaged = package(Path(template), overrides, CODE_BUCKET, region)
+        with ExitStack() as stack:
+            stack.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+            stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            stack.callback(server.stop)
+            host, port = server.get_host_and_port()
+            clients = Clients.offline(region)
+            runtime = LambdaRuntime(f"http://{host}:{port}", region, max_environments)
+            stack.callback(runtime.close)
+            bus = EventBus(ACCOUNT_ID, region, clients, [])
+            clock = moto_hooks.ScaledClock(time_scale)
+
+            def invoke(function_arn: str, event: str) -> tuple[str, bool]:
+                invocation = runtime.invoke(function_arn, event)
+                return invocation.payload, invocation.errored
+
+            stack.enter_context(moto_hooks.installed(invoke=invoke, on_object_write=bus.on_object_write, clock=clock))
+            not_emulated = _create_stack(clients, packaged, stack_name, overrides)
+            resolver = _resolver(clients, packaged, stack_name, region)
+            not_emulated = [item for item in not_emulated
+                            if resolver.condition(packaged.cloudformation["Resources"][item.logical_id].get("Condition"))]
+            _complete_buckets(clients, packaged, resolver)
+            _apply_substitutions(clients, packaged, resolver)
+            bus.trails.extend(_trails(packaged, resolver))
+            deployed = PipelineStack.discover(clients, stack_name)
+            for spec in _function_specs(clients, packaged, deployed):
+                runtime.register(spec)
+            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated)
+
+    def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
+        """Upload files and follow each to its end (see pipeline.driver.run_files)."""
+        from pipeline.driver import run_files
+
+        return run_files(self.clients, self.stack, [Path(f) for f in files], prefix=prefix, **options)
+
+
+def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
+                  overrides: dict[str, str]) -> list[NotEmulated]:
+    clients.s3.create_bucket(Bucket=CODE_BUCKET)
+    for function in packaged.functions.values():
+        clients.s3.put_object(Bucket=CODE_BUCKET, Key=function.zip_key, Body=function.zip_bytes)
+    parsing_log = logging.getLogger("moto")
+    parsing_log.disabled = True  # it repeats, once per resource and pass, what is reported below
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clients.cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(_for_moto(packaged.cloudformation)),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    parsing_log.disabled = False
+    status = clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        raise TemplateError(f"offline deploy of {packaged.source.name} ended in {status}")
+    skipped_types = {
+        str(warning.message).split("Tried to parse ", 1)[1].split(" but", 1)[0]
+        for warning in caught
+        if "Tried to parse" in str(warning.message)
+    }
+    return [
+        NotEmulated(logical_id, resource["Type"])
+        for logical_id, resource in packaged.cloudformation["Resources"].items()
+        if resource["Type"] in skipped_types
+    ]
+
+
+def _for_moto(cloudformation: dict[str, Any]) -> dict[str, Any]:
+    """moto's Fn::Sub mangles "$$" (it is string.Template, applied once per variable), so state
+    machines are created without DefinitionSubstitutions; _apply_substitutions sets them after."""
+    adapted = copy.deepcopy(cloudformation)
+    for resource in adapted["Resources"].values():
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            resource.get("Properties", {}).pop("DefinitionSubstitutions", None)
+    return adapted
+
+
+def _apply_substitutions(clients: Clients, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
+    """Substitute ${Name} placeholders as CloudFormation does, then update the state machine."""
+    for logical_id, resource in packaged.resources_of_type("AWS::StepFunctions::StateMachine").items():
+        properties = resource.get("Properties", {})
+        substitutions = resolver.resolve(properties.get("DefinitionSubstitutions", {}))
+        if not substitutions:
+            continue
+        definition = resolver.resolve(properties["DefinitionString"])
+        for name, value in substitutions.items():
+            definition = definition.replace("${" + name + "}", str(value))
+        clients.stepfunctions.update_state_machine(
+            stateMachineArn=resolver.resolve({"Ref": logical_id}), definition=definition
+        )
+
+
+def _resolver(clients: Clients, packaged: PackagedTemplate, stack_name: str, region: str) -> TemplateResolver:
+    physical_ids = {}
+    paginator = clients.cloudformation.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_name):
+        for summary in page["StackResourceSummaries"]:
+            if summary.get("LogicalResourceId"):
+                physical_ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+    return TemplateResolver(packaged.cloudformation, packaged.parameters, physical_ids, region, ACCOUNT_ID, stack_name)
+
+
+def _complete_buckets(clients: Clients, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
+    """Apply the bucket settings moto's CloudFormation ignores, through the public S3 API."""
+    for logical_id, resource in packaged.resources_of_type("AWS::S3::Bucket").items():
+        if not resolver.condition(resource.get("Condition")):
+            continue
+        bucket = resolver.resolve({"Ref": logical_id})
+        properties = resolver.resolve(resource.get("Properties", {}))
+        if "VersioningConfiguration" in properties:
+            clients.s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": properties["VersioningConfiguration"]["Status"]}
+            )
+        if "PublicAccessBlockConfiguration" in properties:
+            clients.s3.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
+            )
+        notification = properties.get("NotificationConfiguration", {})
+        if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true"):
+            clients.s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+    # Bucket policies stay unapplied (and are reported as not emulated): moto evaluates their
+    # Deny statements but not their conditions, so DenyInsecureTransport would deny everything.
+
+
+def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trail]:
+    """Trails whose condition holds, with the object ARN prefixes their selectors log."""
+    trails = []
+    for logical_id, resource in packaged.resources_of_type("AWS::CloudTrail::Trail").items():
+        if not resolver.condition(resource.get("Condition")):
+            continue
+        prefixes = []
+        for selector in resolver.resolve(resource.get("Properties", {})).get("AdvancedEventSelectors", []):
+            for field in selector.get("FieldSelectors", []):
+                if field.get("Field") == "resources.ARN":
+                    prefixes.extend(field.get("StartsWith", []))
+        trails.append(Trail(logical_id, tuple(prefixes)))
+    return trails
+
+
+def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: PipelineStack) -> list[FunctionSpec]:
+    specs = []
+    for logical_id, function in packaged.functions.items():
+        physical = stack.resources[logical_id]
+        config = clients.lambda_.get_function_configuration(FunctionName=physical)
+        specs.append(FunctionSpec(
+            logical_id=logical_id,
+            name=config["FunctionName"],
+            arn=config["FunctionArn"],
+            code_dir=function.code_dir,
+            handler=config["Handler"],
+            runtime=config["Runtime"],
+            timeout_s=float(config["Timeout"]),
+            memory_mb=int(config["MemorySize"]),
+            # CloudFormation passes Number parameters through as strings; moto keeps the number.
+            environment={k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()},
+        ))
+    return specs

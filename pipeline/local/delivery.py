@@ -1,0 +1,160 @@
+"""EventBridge for the offline cloud: S3 writes become events, rules route them to targets.
+
+An object write is announced as AWS announces it: an S3 "Object Created" event when the bucket
+has EventBridge notifications on, and a CloudTrail "AWS API Call via CloudTrail" event when a
+trail in the template logs the bucket's data events. Each event goes to every ENABLED rule of
+the default bus whose pattern matches, and from there to each target, through the target's
+Input, InputPath or InputTransformer. A Step Functions target starts an execution; when the start
+fails, the event goes to the target's dead-letter queue with the attributes AWS adds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.events import (
+    CLOUDTRAIL_EVENT_NAMES,
+    ObjectWrite,
+    cloudtrail_object_write,
+    s3_object_created,
+)
+from pipeline.local import moto_hooks
+
+API_BY_S3_EVENT = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+
+
+@dataclass(frozen=True)
+class Trail:
+    """A trail that logs S3 data (write) events for objects under an ARN prefix."""
+
+    name: str
+    object_arn_prefixes: tuple[str, ...]
+
+    def logs(self, bucket: str, key: str) -> bool:
+        arn = f"arn:aws:s3:::{bucket}/{key}"
+        return any(arn.startswith(prefix) for prefix in self.object_arn_prefixes)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event meeting one rule's target: what was started, or why nothing was."""
+
+    event_id: str
+    detail_type: str
+    rule: str
+    target_arn: str
+    execution_arn: str | None = None
+    dead_letter_error: str | None = None
+
+
+class EventBus:
+    """The default event bus of the offline cloud."""
+
+    def __init__(self, account_id: str, region: str, clients: Any, trails: list[Trail]):
+        self._account_id = account_id
+        self._region = region
+        self._clients = clients
+        self.trails = trails
+        self._lock = threading.Lock()
+        self.deliveries: list[Delivery] = []
+        self.start_faults: list[str] = []
+
+    # -- announcing S3 writes -------------------------------------------------------------
+
+    def on_object_write(self, account_id: str, event_name: str, bucket: Any, key: Any) -> bool:
+        """Called by moto for every S3 notification event; True when handled here."""
+        config = bucket.notification_configuration
+        eventbridge_on = config is not None and config.event_bridge is not None
+        trails = [trail for trail in self.trails if trail.logs(bucket.name, key.name)]
+        if not eventbridge_on and not trails:
+            return False
+        api = API_BY_S3_EVENT.get(event_name)
+        if api is None:
+            return eventbridge_on  # only "Object Created" is modelled; this pipeline needs no other
+        write = ObjectWrite(
+            bucket=bucket.name,
+            key=key.name,
+            size=key.size,
+            etag=key.etag.strip('"'),
+            version_id=key.version_id if key.version_id not in (None, "null") else None,
+            api=api,
+            region=bucket.region_name,
+            account=account_id,
+        )
+        if eventbridge_on:
+            self.put(s3_object_created(write))
+        if trails and api in CLOUDTRAIL_EVENT_NAMES:
+            self.put(cloudtrail_object_write(write))
+        return True
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def put(self, event: dict[str, Any]) -> list[Delivery]:
+        """Route one event to the targets of every enabled rule whose pattern matches."""
+        delivered = []
+        for rule in moto_hooks.rules_of_default_bus(self._account_id, self._region):
+            if not moto_hooks.rule_fires(rule, event):
+                continue
+            for target in rule.targets:
+                delivered.append(self._deliver(rule, target, event))
+        with self._lock:
+            self.deliveries.extend(delivered)
+        return delivered
+
+    def _deliver(self, rule: Any, target: dict[str, Any], event: dict[str, Any]) -> Delivery:
+        arn = target["Arn"]
+        payload = moto_hooks.transform_input(target, event)
+        record = {"event_id": event.get("id", ""), "detail_type": event.get("detail-type", ""),
+                  "rule": rule.name, "target_arn": arn}
+        service = arn.split(":")[2]
+        try:
+            if self.start_faults:
+                raise ClientError({"Error": {"Code": self.start_faults.pop(0), "Message": "injected fault"}},
+                                  "StartExecution")
+            if service == "states":
+                started = self._clients.stepfunctions.start_execution(
+                    stateMachineArn=arn, name=str(uuid.uuid4()), input=payload
+                )
+                return Delivery(**record, execution_arn=started["executionArn"])
+            if service == "sqs":
+                queue_url = self._clients.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+                self._clients.sqs.send_message(QueueUrl=queue_url, MessageBody=payload)
+                return Delivery(**record)
+            raise ClientError({"Error": {"Code": "UnsupportedTarget",
+                                         "Message": f"the offline cloud does not deliver to {service} targets"}},
+                              "PutTargets")
+        except ClientError as error:
+            self._dead_letter(rule, target, event, error)
+            return Delivery(**record, dead_letter_error=error.response["Error"]["Code"])
+
+    def _dead_letter(self, rule: Any, target: dict[str, Any], event: dict[str, Any], error: ClientError) -> None:
+        queue_arn = target.get("DeadLetterConfig", {}).get("Arn")
+        if not queue_arn:
+            return  # AWS drops the event too, after its retries
+        queue_url = self._clients.sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+        def attribute(value: str) -> dict[str, str]:
+            return {"DataType": "String", "StringValue": value}
+
+        self._clients.sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "RULE_ARN": attribute(rule.arn),
+                "TARGET_ARN": attribute(target["Arn"]),
+                "ERROR_CODE": attribute(error.response["Error"]["Code"]),
+                "ERROR_MESSAGE": attribute(error.response["Error"].get("Message", "")),
+                "RETRY_ATTEMPTS": attribute("0"),
+            },
+        )

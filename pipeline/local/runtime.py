@@ -1,0 +1,285 @@
+"""A Lambda runtime for the offline cloud: the real handler code, in real execution environments.
+
+Each execution environment is a Python process (see bootstrap.py) that imports one function's
+handler from its CodeUri, with that function's environment variables, as AWS does. Functions are
+isolated from each other and from the offline cloud; their boto3 calls reach the offline cloud
+through AWS_ENDPOINT_URL. Environments are reused between invocations (warm starts), the
+template's Timeout is enforced by ending the environment, and every invocation leaves a report.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function as the template and the deployed stack define it."""
+
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    runtime: str
+    timeout_s: float
+    memory_mb: int
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvocationReport:
+    """What the REPORT line of a Lambda invocation says, plus the invocation's log lines."""
+
+    function: str
+    request_id: str
+    started_at: float
+    duration_ms: float
+    init_ms: float | None
+    memory_mb: int
+    max_memory_mb: int
+    error_type: str | None
+    logs: tuple[str, ...]
+
+    @property
+    def cold_start(self) -> bool:
+        return self.init_ms is not None
+
+    def report_line(self) -> str:
+        line = (
+            f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
+            f"Billed Duration: {int(self.duration_ms) + 1} ms\tMemory Size: {self.memory_mb} MB\t"
+            f"Max Memory Used: {self.max_memory_mb} MB"
+        )
+        if self.init_ms is not None:
+            line += f"\tInit Duration: {self.init_ms:.2f} ms"
+        return line
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The outcome of one invocation: a JSON payload, which is an AWS error payload if errored."""
+
+    payload: str
+    errored: bool
+    report: InvocationReport
+
+
+class _Environment:
+    """One execution environment: a bootstrap process serving one function."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_dir: Path):
+        self.spec = spec
+        number = next(self._ids)
+        self.log_path = log_dir / f"{spec.logical_id}-{number}.log"
+        self._log = self.log_path.open("ab")
+        self._log_offset = 0
+        reply_read, reply_write = os.pipe()
+        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        env = {
+            **base_env,
+            **spec.environment,
+            "_HANDLER": spec.handler,
+            "_LOCAL_FUNCTION_ARN": spec.arn,
+            "_LOCAL_RUNTIME_REPLY_FD": str(reply_write),
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-X", "frozen_modules=on", str(BOOTSTRAP)],
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(reply_write,),
+            env=env,
+            cwd=spec.code_dir,
+        )
+        os.close(reply_write)
+        self._replies = os.fdopen(reply_read, "r", encoding="utf-8")
+
+    def invoke(self, request_id: str, event: str) -> dict[str, Any] | None:
+        """Run one invocation; None if the function's Timeout passed first."""
+        request = json.dumps({"request_id": request_id, "event": json.loads(event), "timeout_s": self.spec.timeout_s})
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write((request + "\n").encode("utf-8"))
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            return {"ok": False, "error": _runtime_exit_error(request_id, self.process.poll()), "init_ms": None}
+        ready, _, _ = select.select([self._replies], [], [], self.spec.timeout_s)
+        if not ready:
+            return None
+        line = self._replies.readline()
+        if not line:
+            return {"ok": False, "error": _runtime_exit_error(request_id, self.process.wait()), "init_ms": None}
+        return json.loads(line)
+
+    def new_log_lines(self) -> tuple[str, ...]:
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            data = log.read()
+        self._log_offset += len(data)
+        return tuple(data.decode("utf-8", "replace").splitlines())
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdin:
+            self.process.stdin.close()
+        self._replies.close()
+        self._log.close()
+
+
+def _runtime_exit_error(request_id: str, code: int | None) -> dict[str, Any]:
+    return {
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+        "errorType": "Runtime.ExitError",
+    }
+
+
+class LambdaRuntime:
+    """Serves invocations of registered functions from pools of execution environments.
+
+    At most max_environments run per function; further invocations wait for one to be free
+    (AWS would scale out, or throttle at the account limit).
+    """
+
+    def __init__(self, endpoint_url: str, region: str, max_environments: int = 4):
+        self._base_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "offline",
+            "AWS_SECRET_ACCESS_KEY": "offline",
+            "AWS_SESSION_TOKEN": "offline",
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        self._max_environments = max_environments
+        self._functions: dict[str, FunctionSpec] = {}
+        self._idle: dict[str, deque[_Environment]] = {}
+        self._running: dict[str, int] = {}
+        self._all: list[_Environment] = []
+        self._lock = threading.Condition()
+        self._log_dir = Path(tempfile.mkdtemp(prefix="pipeline-lambda-logs-"))
+        self.reports: list[InvocationReport] = []
+
+    def register(self, spec: FunctionSpec) -> None:
+        for alias in (spec.name, spec.arn, spec.logical_id):
+            self._functions[alias] = spec
+        self._idle.setdefault(spec.logical_id, deque())
+        self._running.setdefault(spec.logical_id, 0)
+
+    def function(self, name_or_arn: str) -> FunctionSpec:
+        spec = self._functions.get(name_or_arn) or self._functions.get(name_or_arn.split(":function:")[-1].split(":")[0])
+        if spec is None:
+            raise KeyError(f"No function {name_or_arn!r} is deployed in the offline cloud")
+        return spec
+
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        return list({spec.logical_id: spec for spec in self._functions.values()}.values())
+
+    def invoke(self, name_or_arn: str, event: str) -> Invocation:
+        spec = self.function(name_or_arn)
+        request_id = str(uuid.uuid4())
+        environment = self._acquire(spec)
+        started_at = time.time()
+        started = time.perf_counter()
+        reply = environment.invoke(request_id, event)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if reply is None:
+            reply = {
+                "ok": False,
+                "error": {
+                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds",
+                    "errorType": "Sandbox.Timedout",
+                },
+                "init_ms": None,
+                "duration_ms": spec.timeout_s * 1000,
+            }
+            environment.close()  # AWS resets an environment whose invocation timed out
+        logs = environment.new_log_lines()
+        self._release(spec, environment)
+        error = None if reply["ok"] else reply["error"]
+        report = InvocationReport(
+            function=spec.logical_id,
+            request_id=request_id,
+            started_at=started_at,
+            duration_ms=reply.get("duration_ms", elapsed_ms),
+            init_ms=reply.get("init_ms"),
+            memory_mb=spec.memory_mb,
+            max_memory_mb=reply.get("max_memory_mb", 0),
+            error_type=error["errorType"] if error else None,
+            logs=logs,
+        )
+        with self._lock:
+            self.reports.append(report)
+        if error is not None:
+            return Invocation(json.dumps(error), True, report)
+        return Invocation(reply["result"], False, report)
+
+    def _acquire(self, spec: FunctionSpec) -> _Environment:
+        with self._lock:
+            while True:
+                idle = self._idle[spec.logical_id]
+                while idle:
+                    environment = idle.pop()
+                    if environment.alive:
+                        self._running[spec.logical_id] += 1
+                        return environment
+                    environment.close()
+                if self._running[spec.logical_id] < self._max_environments:
+                    self._running[spec.logical_id] += 1
+                    break
+                self._lock.wait()
+        environment = _Environment(spec, self._base_env, self._log_dir)
+        with self._lock:
+            self._all.append(environment)
+        return environment
+
+    def _release(self, spec: FunctionSpec, environment: _Environment) -> None:
+        with self._lock:
+            self._running[spec.logical_id] -= 1
+            if environment.alive:
+                self._idle[spec.logical_id].append(environment)
+            self._lock.notify()
+
+    def close(self) -> None:
+        with self._lock:
+            environments, self._all = self._all, []
+        for environment in environments:
+            environment.close()
+        for log in self._log_dir.glob("*.log"):
+            log.unlink()
+        self._log_dir.rmdir()

@@ -1,0 +1,170 @@
+"""The one place that reads template.yaml and turns it into CloudFormation, as `sam deploy` does.
+
+The SAM transform is the real one (aws-sam-translator). What `sam package` would upload is made
+locally: each function's CodeUri is zipped for the offline cloud's deployment bucket, and each
+state machine's DefinitionUri is inlined so the transform applies its DefinitionSubstitutions.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SHORT_FORM_TAGS = {
+    "!Ref": "Ref", "!Condition": "Condition", "!Base64": "Fn::Base64", "!Cidr": "Fn::Cidr",
+    "!FindInMap": "Fn::FindInMap", "!GetAtt": "Fn::GetAtt", "!GetAZs": "Fn::GetAZs",
+    "!ImportValue": "Fn::ImportValue", "!Join": "Fn::Join", "!Select": "Fn::Select",
+    "!Split": "Fn::Split", "!Sub": "Fn::Sub", "!Transform": "Fn::Transform", "!And": "Fn::And",
+    "!Equals": "Fn::Equals", "!If": "Fn::If", "!Not": "Fn::Not", "!Or": "Fn::Or",
+}
+
+
+class TemplateError(Exception):
+    """The template cannot be read, transformed or given the parameters asked for."""
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    pass
+
+
+def _intrinsic(function: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if function == "Fn::GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {function: value}
+
+    return construct
+
+
+for _tag, _function in SHORT_FORM_TAGS.items():
+    _TemplateLoader.add_constructor(_tag, _intrinsic(_function))
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+    except FileNotFoundError:
+        raise TemplateError(f"template not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise TemplateError(f"{path} is not a CloudFormation/SAM template (no Resources)")
+    return document
+
+
+def parse_parameter_overrides(overrides: list[str]) -> dict[str, str]:
+    """`sam deploy --parameter-overrides` syntax: Key=Value (quotes around the value allowed)."""
+    values: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise TemplateError(f"bad parameter override {item!r}: expected Key=Value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class PackagedFunction:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    runtime: str
+    zip_key: str
+    zip_bytes: bytes
+
+
+@dataclass
+class PackagedTemplate:
+    """template.yaml after `sam package` and the SAM transform: plain CloudFormation."""
+
+    source: Path
+    parameters: dict[str, str]
+    cloudformation: dict[str, Any]
+    functions: dict[str, PackagedFunction] = field(default_factory=dict)
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.cloudformation["Resources"].items()
+            if resource.get("Type") == resource_type
+        }
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def package(template_path: Path, overrides: dict[str, str], code_bucket: str, region: str) -> PackagedTemplate:
+    """Do what `sam package` and CloudFormation's transform step do, without uploading."""
+    import boto3
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template_path = template_path.resolve()
+    base = template_path.parent
+    template = load_template(template_path)
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise TemplateError(f"unknown parameter(s) {', '.join(unknown)}; the template declares {', '.join(declared)}")
+
+    packaged = copy.deepcopy(template)
+    globals_function = packaged.get("Globals", {}).get("Function", {})
+    functions: dict[str, PackagedFunction] = {}
+    for logical_id, resource in packaged["Resources"].items():
+        properties = resource.setdefault("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function":
+            code_dir = (base / properties.get("CodeUri", globals_function.get("CodeUri", "."))).resolve()
+            if not (code_dir / "").is_dir():
+                raise TemplateError(f"{logical_id}: CodeUri {code_dir} is not a folder")
+            zip_key = f"{logical_id}.zip"
+            functions[logical_id] = PackagedFunction(
+                logical_id=logical_id,
+                code_dir=code_dir,
+                handler=properties.get("Handler", globals_function.get("Handler", "")),
+                runtime=properties.get("Runtime", globals_function.get("Runtime", "")),
+                zip_key=zip_key,
+                zip_bytes=_zip_folder(code_dir),
+            )
+            properties["CodeUri"] = f"s3://{code_bucket}/{zip_key}"
+        elif resource.get("Type") == "AWS::Serverless::StateMachine" and "DefinitionUri" in properties:
+            uri = properties.pop("DefinitionUri")
+            if not isinstance(uri, str):
+                raise TemplateError(f"{logical_id}: only a local DefinitionUri can be run offline")
+            try:
+                properties["Definition"] = json.loads((base / uri).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise TemplateError(f"{logical_id}: cannot read {uri}: {exc}") from None
+
+    # The transform reads the region from a boto3 session; managed policies it does not know
+    # would be looked up in IAM, and an empty map keeps it offline.
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    try:
+        cloudformation = translator.translate(
+            packaged, parameter_values=dict(overrides), get_managed_policy_map=lambda: {}
+        )
+    except InvalidDocumentException as exc:
+        causes = "; ".join(str(cause) for cause in exc.causes)
+        raise TemplateError(f"SAM transform failed: {causes}") from None
+    return PackagedTemplate(template_path, overrides, cloudformation, functions)
