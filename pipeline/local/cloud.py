@@ -24,6 +24,7 @@ from typing import Any
 from pipeline.clients import Clients
 from pipeline.local import moto_hooks
 from pipeline.local.delivery import EventBus, Trail
+from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
@@ -46,7 +47,7 @@ class LocalCloud:
 
     def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
                  runtime: LambdaRuntime, bus: EventBus, clock: moto_hooks.ScaledClock,
-                 not_emulated: list[NotEmulated]):
+                 not_emulated: list[NotEmulated], faults: FaultPlan):
         self.clients = clients
         self.stack = stack
         self.packaged = packaged
@@ -54,6 +55,7 @@ class LocalCloud:
         self.bus = bus
         self.clock = clock
         self.not_emulated = not_emulated
+        self.faults = faults
 
     @classmethod
     @contextmanager
@@ -66,6 +68,7 @@ class LocalCloud:
         time_scale: float = 1.0,
         region: str = "us-east-1",
         max_environments: int = 4,
+        faults: Sequence[Fault] = (),
     ) -> Iterator[LocalCloud]:
         from moto import mock_aws
         from moto.server import ThreadedMotoServer
@@ -87,14 +90,26 @@ class LocalCloud:
             clients = Clients.offline(region)
             runtime = LambdaRuntime(f"http://{host}:{port}", region, max_environments)
             stack.callback(runtime.close)
-            bus = EventBus(ACCOUNT_ID, region, clients, [])
+            plan = FaultPlan(list(faults))
+            bus = EventBus(ACCOUNT_ID, region, clients, [], plan)
             clock = moto_hooks.ScaledClock(time_scale)
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:
-                invocation = runtime.invoke(function_arn, event)
+                fault = plan.take_lambda_fault(runtime.function(function_arn).logical_id)
+                if fault == "throttle":
+                    raise moto_hooks.TooManyRequestsException("Rate Exceeded.")
+                if fault == "service-error":
+                    raise moto_hooks.ServiceException("Injected fault: Lambda service error")
+                invocation = runtime.invoke(function_arn, event, no_time=fault == "timeout")
                 return invocation.payload, invocation.errored
 
-            stack.enter_context(moto_hooks.installed(invoke=invoke, on_object_write=bus.on_object_write, clock=clock))
+            def before_publish(topic_arn: str) -> None:
+                if plan.take("sns-failure"):
+                    raise moto_hooks.sns_internal_error()
+
+            stack.enter_context(moto_hooks.installed(
+                invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish
+            ))
             not_emulated = _create_stack(clients, packaged, stack_name, overrides)
             resolver = _resolver(clients, packaged, stack_name, region)
             not_emulated = [item for item in not_emulated
@@ -105,7 +120,7 @@ class LocalCloud:
             deployed = PipelineStack.discover(clients, stack_name)
             for spec in _function_specs(clients, packaged, deployed):
                 runtime.register(spec)
-            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated)
+            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan)
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""
@@ -119,8 +134,6 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
     clients.s3.create_bucket(Bucket=CODE_BUCKET)
     for function in packaged.functions.values():
         clients.s3.put_object(Bucket=CODE_BUCKET, Key=function.zip_key, Body=function.zip_bytes)
-    parsing_log = logging.getLogger("moto")
-    parsing_log.disabled = True  # it repeats, once per resource and pass, what is reported below
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clients.cloudformation.create_stack(
@@ -129,7 +142,6 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
-    parsing_log.disabled = False
     status = clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise TemplateError(f"offline deploy of {packaged.source.name} ended in {status}")
@@ -186,7 +198,8 @@ def _complete_buckets(clients: Clients, packaged: PackagedTemplate, resolver: Te
         if not resolver.condition(resource.get("Condition")):
             continue
         bucket = resolver.resolve({"Ref": logical_id})
-        properties = resolver.resolve(resource.get("Properties", {}))
+        applied = ("VersioningConfiguration", "PublicAccessBlockConfiguration", "NotificationConfiguration")
+        properties = resolver.resolve({k: v for k, v in resource.get("Properties", {}).items() if k in applied})
         if "VersioningConfiguration" in properties:
             clients.s3.put_bucket_versioning(
                 Bucket=bucket, VersioningConfiguration={"Status": properties["VersioningConfiguration"]["Status"]}
@@ -211,7 +224,7 @@ def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trai
         if not resolver.condition(resource.get("Condition")):
             continue
         prefixes = []
-        for selector in resolver.resolve(resource.get("Properties", {})).get("AdvancedEventSelectors", []):
+        for selector in resolver.resolve(resource.get("Properties", {}).get("AdvancedEventSelectors", [])):
             for field in selector.get("FieldSelectors", []):
                 if field.get("Field") == "resources.ARN":
                     prefixes.extend(field.get("StartsWith", []))

@@ -25,6 +25,7 @@ from pipeline.events import (
     s3_object_created,
 )
 from pipeline.local import moto_hooks
+from pipeline.local.faults import FaultPlan
 
 API_BY_S3_EVENT = {
     "s3:ObjectCreated:Put": "PutObject",
@@ -61,14 +62,14 @@ class Delivery:
 class EventBus:
     """The default event bus of the offline cloud."""
 
-    def __init__(self, account_id: str, region: str, clients: Any, trails: list[Trail]):
+    def __init__(self, account_id: str, region: str, clients: Any, trails: list[Trail], faults: FaultPlan):
         self._account_id = account_id
         self._region = region
         self._clients = clients
         self.trails = trails
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
-        self.start_faults: list[str] = []
+        self._faults = faults
 
     # -- announcing S3 writes -------------------------------------------------------------
 
@@ -119,9 +120,9 @@ class EventBus:
                   "rule": rule.name, "target_arn": arn}
         service = arn.split(":")[2]
         try:
-            if self.start_faults:
-                raise ClientError({"Error": {"Code": self.start_faults.pop(0), "Message": "injected fault"}},
-                                  "StartExecution")
+            if service == "states" and self._faults.take("start-failure"):
+                raise ClientError({"Error": {"Code": "ServiceUnavailable",
+                                             "Message": "Injected fault: StartExecution failed"}}, "StartExecution")
             if service == "states":
                 started = self._clients.stepfunctions.start_execution(
                     stateMachineArn=arn, name=str(uuid.uuid4()), input=payload

@@ -33,6 +33,8 @@ from moto.events.models import EventPattern, EventPatternParser, EventsBackend, 
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications as s3_notifications
+from moto.sns.exceptions import InternalError as SNSInternalError
+from moto.sns.models import SNSBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions import models as stepfunctions_models
@@ -45,7 +47,10 @@ ObjectWriteListener = Callable[[str, str, Any, Any], bool]
 """(account_id, s3 event name, bucket, key) -> True if handled, False to let moto handle it."""
 
 LambdaInvoker = Callable[[str, str], tuple[str, bool]]
-"""(function ARN, event JSON) -> (payload JSON, errored)."""
+"""(function ARN, event JSON) -> (payload JSON, errored); may raise a Lambda API error below."""
+
+PublishGuard = Callable[[str], None]
+"""Called with the topic ARN before each SNS Publish; raises SNSInternalError to make it fail."""
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -82,6 +87,11 @@ class ScaledClock:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+def sns_internal_error() -> Exception:
+    """SNS's own 500 error, which Step Functions reports as SNS.InternalErrorException."""
+    return SNSInternalError("Injected fault: SNS could not publish the message")
 
 
 def check_pinned_version() -> None:
@@ -151,7 +161,8 @@ def _test_event_pattern(self: EventsHandler) -> str:
 
 @contextmanager
 def installed(
-    *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock
+    *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
+    before_publish: PublishGuard,
 ) -> Iterator[None]:
     """Install every hook for the length of the block, then restore moto as it was."""
     check_pinned_version()
@@ -167,7 +178,14 @@ def installed(
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload.encode("utf-8")
 
+    original_publish = SNSBackend.publish
+
+    def publish(self: SNSBackend, message: str, arn: str | None = None, **kwargs: Any) -> str:
+        before_publish(arn or kwargs.get("phone_number") or "")
+        return original_publish(self, message, arn=arn, **kwargs)
+
     saved = [
+        (SNSBackend, "publish", original_publish),
         (LambdaFunction, "invoke", LambdaFunction.invoke),
         (s3_notifications, "send_event", original_send_event),
         (moto_jsonata, "_eval_jsonata", moto_jsonata._eval_jsonata),
@@ -177,14 +195,16 @@ def installed(
         (stepfunctions_models, "stepfunctions_backends", stepfunctions_models.stepfunctions_backends),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
+    SNSBackend.publish = publish  # type: ignore[method-assign]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]
     AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
     EventsHandler.test_event_pattern = _test_event_pattern  # type: ignore[method-assign,assignment]
     stepfunctions_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
-    # moto logs every Fail state and caught task error at ERROR level; they are outcomes here.
-    quiet = logging.getLogger("moto.stepfunctions.parser")
+    # moto logs every Fail state and caught task error at ERROR level (they are outcomes here),
+    # and every resource type its CloudFormation skips (the cloud reports those once itself).
+    quiet = logging.getLogger("moto")
     previous_level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:

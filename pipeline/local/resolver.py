@@ -86,6 +86,8 @@ class TemplateResolver:
             return f"arn:aws:s3:::{physical_id}"
         if resource.get("Type") == "AWS::Lambda::Function" and attribute == "Arn":
             return f"arn:aws:lambda:{self._pseudo['AWS::Region']}:{self._pseudo['AWS::AccountId']}:function:{physical_id}"
+        if resource.get("Type") == "AWS::KMS::Key" and attribute == "Arn":
+            return f"arn:aws:kms:{self._pseudo['AWS::Region']}:{self._pseudo['AWS::AccountId']}:key/{physical_id}"
         raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute}")
 
     def _sub(self, args: Any) -> str:

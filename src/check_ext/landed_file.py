@@ -110,11 +110,12 @@ def _detail(event: dict) -> dict:
 def _from_s3_eventbridge(event: dict) -> LandedFile:
     detail = _detail(event)
     bucket, obj = detail.get("bucket"), detail.get("object")
-    if not isinstance(bucket, dict) or not isinstance(obj, dict) or not isinstance(obj.get("key"), str):
-        raise MalformedEventError("S3 'Object Created' event lacks detail.bucket or detail.object.key")
+    name = bucket.get("name") if isinstance(bucket, dict) else None
+    if not isinstance(obj, dict) or not isinstance(obj.get("key"), str):
+        raise MalformedEventError(f"S3 'Object Created' event has no detail.object.key (bucket: {name!r})")
     parsed = S3EventBridgeNotificationEvent(event)
     return LandedFile.create(
-        bucket=parsed.detail.bucket.name if isinstance(bucket.get("name"), str) else None,
+        bucket=name,
         key=parsed.detail.object.key,
         event_source="S3 EventBridge",
         size=parsed.detail.object.size,

@@ -43,7 +43,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         body.close()
     logger.info("Read object", bucket=bucket, key=key, rows=stats.rows, bytes=stats.bytes)
 
-    if policy.fails(bucket, key, version_id):
+    if policy.fails(key):
         metrics.add_metric(name="ProcessingFailures", unit=MetricUnit.Count, value=1)
         raise SimulatedProcessingError(
             f"Simulated failure processing s3://{bucket}/{key} (FAILURE_RATE={policy.rate})"

@@ -29,12 +29,12 @@ class FailurePolicy:
             raise InvalidFailureRateError(f"FAILURE_RATE must be from 0 to 1, got {value}")
         return cls(rate=value, seed=seed or None)
 
-    def fails(self, bucket: str, key: str, version_id: str | None) -> bool:
-        """With a seed, the outcome depends only on the seed and the object, not on call order."""
+    def fails(self, key: str) -> bool:
+        """With a seed, the outcome depends only on the seed and the key, not on call order."""
         if self.rate == 0:
             return False
         draw = (
-            random.Random(f"{self.seed}\0{bucket}\0{key}\0{version_id}").random()
+            random.Random(f"{self.seed}\0{key}").random()
             if self.seed is not None
             else random.random()
         )

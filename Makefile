@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` and `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+LINT_VENV := .venv-lint
+LINT_INSTALLED := $(LINT_VENV)/.installed
+PYTHON313 ?= $(shell command -v python3.13 || ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+
+.PHONY: demo test lint build fixtures clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(INSTALLED)  ## run samples/ through the pipeline in the offline cloud
+	$(BIN)/pipeline run samples/* --parameter-overrides FailureSeed=demo
+
+test: $(INSTALLED)  ## the whole suite (integration tests run only with AWS_SAM_STACK_NAME set)
+	$(BIN)/python -m pytest
+
+fixtures: $(INSTALLED)  ## rewrite events/ from pipeline/events.py
+	$(BIN)/python -m pipeline.events events
+
+$(LINT_INSTALLED):
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LINT_VENV)/bin/python -m pip install --quiet aws-sam-cli==1.170.0 cfn-lint==1.58.0 checkov==3.2.459
+	touch $@
+
+lint: $(LINT_INSTALLED)  ## cfn-lint, sam validate --lint, checkov: all must be clean
+	$(LINT_VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(LINT_VENV)/bin/sam validate --lint
+	BC_SKIP_MAPPING=TRUE $(LINT_VENV)/bin/checkov --file template.yaml --framework cloudformation \
+		--quiet --compact --skip-download
+
+build: $(LINT_INSTALLED)  ## sam build for python3.13 arm64 (needs python3.13)
+	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 on PATH"; exit 1; }
+	PATH="$$(dirname $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(LINT_VENV)/bin/sam build --cached --parallel
+
+clean:
+	rm -rf $(VENV) $(LINT_VENV) .aws-sam .pytest_cache

@@ -1,0 +1,163 @@
+"""The `pipeline` command: run files through the pipeline, offline or on a deployed stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.driver import FileResult, run_files
+from pipeline.stack import StackNotFoundError
+
+EXIT_OK, EXIT_UNACCOUNTED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Something the user asked for cannot be done as asked: one clear line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Run files through the event-driven file pipeline: offline (no AWS account, no Docker) or on a deployed stack.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="upload files and follow each execution to its end",
+        description="Upload each FILE (key = prefix + base name) and follow the execution it triggers. "
+        "Without --stack, template.yaml is deployed into an offline cloud first.",
+    )
+    run.add_argument("files", nargs="+", metavar="FILE", help="files to upload")
+    run.add_argument("--stack", help="name of a deployed stack to use instead of the offline cloud")
+    run.add_argument("--region", help="AWS region of --stack (default: your AWS configuration's)")
+    run.add_argument("--prefix", default="", help="key prefix to upload under (default: none)")
+    run.add_argument("--template", default="template.yaml", help="template to deploy offline (default: template.yaml)")
+    run.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                     help="offline only: template parameters, as for `sam deploy --parameter-overrides`")
+    run.add_argument("--time-scale", type=float, default=1.0, metavar="FACTOR",
+                     help="offline only: multiply Retry waits by FACTOR (0 = no waiting; default 1, real time)")
+    run.add_argument("--inject", action="append", default=[], metavar="KIND[:TARGET][:COUNT]",
+                     help="offline only: inject a fault (repeatable), e.g. throttle:RandomFailureFunction:2, "
+                     "service-error:CheckExtFunction, timeout:RandomFailureFunction, sns-failure:4, start-failure")
+    run.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                     help="give up on a file after this long (default 300)")
+    run.add_argument("--json", action="store_true", help="print one JSON object per file, in input order")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except UsageError as error:
+        print(f"pipeline: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    files = [Path(name) for name in args.files]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    if args.time_scale < 0:
+        raise UsageError("--time-scale must be 0 or more")
+    progress = None if args.json else _print_progress
+    if args.stack:
+        if args.parameter_overrides or args.inject:
+            raise UsageError("--parameter-overrides and --inject apply to the offline cloud, not to a deployed stack")
+        results = _run_on_stack(args, files, progress)
+    else:
+        results = _run_offline(args, files, progress)
+    if args.json:
+        for result in results:
+            print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
+    else:
+        print_table(results, sys.stdout)
+        print_notifications(results, sys.stdout)
+    return EXIT_OK if all(result.accounted_for for result in results) else EXIT_UNACCOUNTED
+
+
+def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline.clients import Clients
+    from pipeline.stack import PipelineStack
+
+    try:
+        clients = Clients.aws(region=args.region)
+        stack = PipelineStack.discover(clients, args.stack)
+    except StackNotFoundError as error:
+        raise UsageError(str(error)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot reach stack {args.stack!r}: {error}") from None
+    if progress:
+        print(f"Stack {stack.name}: uploading to s3://{stack.bucket}/{args.prefix}", file=sys.stderr)
+    return run_files(clients, stack, files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress)
+
+
+def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
+    from pipeline.local.cloud import LocalCloud
+    from pipeline.local.faults import Fault, FaultSyntaxError
+    from pipeline.local.template import TemplateError
+
+    try:
+        faults = [Fault.parse(text) for text in args.inject]
+    except FaultSyntaxError as error:
+        raise UsageError(f"--inject {error}") from None
+    try:
+        deployment = LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults)
+        cloud = deployment.__enter__()
+    except TemplateError as error:
+        raise UsageError(str(error)) from None
+    try:
+        if progress:
+            print(f"Offline cloud: deployed {args.template} as stack {cloud.stack.name} "
+                  f"(bucket {cloud.stack.bucket})", file=sys.stderr)
+            if cloud.not_emulated:
+                listed = ", ".join(f"{item.logical_id} ({item.resource_type})" for item in cloud.not_emulated)
+                print(f"Offline cloud: not emulated: {listed}", file=sys.stderr)
+        return cloud.run(files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress)
+    finally:
+        deployment.__exit__(None, None, None)
+
+
+def _print_progress(result: FileResult, done: int, total: int) -> None:
+    print(f"  [{done}/{total}] {result.key}: {result.status}", file=sys.stderr, flush=True)
+
+
+def print_table(results: Sequence[FileResult], out: TextIO) -> None:
+    rows = [("FILE", "OUTCOME", "PATH", "DURATION", "NOTIFICATION")]
+    for result in results:
+        path = " > ".join(result.states) if result.states else (result.reason or "")
+        duration = f"{result.duration_ms:.0f} ms" if result.duration_ms is not None else "-"
+        subject = result.notification.subject if result.notification and result.notification.subject else "-"
+        rows.append((result.key, result.status, path, duration, subject))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print(file=out)
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4], file=out)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    unaccounted = sum(not result.accounted_for for result in results)
+    summary = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
+    print(f"\n{len(results)} files: {summary}; {unaccounted} unaccounted for", file=out)
+
+
+def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
+    sent = [result for result in results if result.notification]
+    if not sent:
+        return
+    print(f"\nNotifications that would have been emailed ({len(sent)}):", file=out)
+    for result in sent:
+        assert result.notification is not None
+        print(f"\n--- Subject: {result.notification.subject}", file=out)
+        print(result.notification.message.rstrip(), file=out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

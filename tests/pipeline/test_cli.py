@@ -1,0 +1,93 @@
+"""`pipeline run`: the JSON contract for hostile names in both trigger modes, and exit statuses."""
+
+import json
+
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import SAMPLES
+
+HOSTILE_NAMES = [
+    "my file.csv", "a+b.csv", "100%.csv", "émigré-ü.csv", "#hash.csv", "k=v.csv", "quote'd\".csv",
+    "README", ".hidden", "archive.csv.gz", "DATA.CSV", "trailing.",
+]
+CONTRACT = {"file", "bucket", "key", "status", "states", "error", "cause", "notification", "execution_arn", "duration_ms"}
+
+
+def run_json(capsys, *argv: str) -> tuple[int, list[dict]]:
+    code = main(["run", "--json", "--time-scale", "0", *argv])
+    lines = capsys.readouterr().out.splitlines()
+    return code, [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize("trigger", ["EventBridge", "CloudTrail"])
+def test_json_lines_follow_the_contract_for_hostile_names(tmp_path, capsys, trigger):
+    paths = []
+    for name in HOSTILE_NAMES:
+        path = tmp_path / name
+        path.write_bytes(b"id,v\n1,2\n")
+        paths.append(str(path))
+    deep = "/".join(f"level{n}" for n in range(60)) + "/"
+    code, records = run_json(capsys, *paths, "--prefix", deep, "--parameter-overrides", "FailureRate=0",
+                             f"TriggerSource={trigger}")
+    assert code == 0
+    assert [record["key"] for record in records] == [deep + name for name in HOSTILE_NAMES]
+    for record in records:
+        assert CONTRACT <= set(record)
+        csv = record["key"].lower().endswith(".csv")
+        assert record["status"] == ("SUCCEEDED" if csv else "FAILED"), record
+        if not csv:
+            assert record["error"] == "InvalidFileExtension"
+            assert record["notification"]["subject"].startswith("[file pipeline] Failed: ")
+            assert f"Key:        {record['key']}\n" in record["notification"]["message"]
+
+
+def test_the_samples_are_all_accounted_for(capsys):
+    code, records = run_json(capsys, *sorted(str(p) for p in SAMPLES.iterdir()), "--parameter-overrides", "FailureSeed=demo")
+    assert code == 0
+    assert {record["status"] for record in records} <= {"SUCCEEDED", "FAILED"}
+    assert all(record["notification"] for record in records if record["status"] == "FAILED")
+
+
+def test_an_ignored_file_says_why_and_counts_as_accounted_for(tmp_path, capsys):
+    path = tmp_path / "sales.csv"
+    path.write_text("a\n1\n")
+    code, (record,) = run_json(capsys, str(path), "--prefix", "other/", "--parameter-overrides", "KeyPrefix=incoming/")
+    assert code == 0
+    assert record["status"] == "IGNORED" and "no rule matches" in record["reason"]
+
+
+def test_an_unnotified_failure_exits_1(tmp_path, capsys):
+    path = tmp_path / "sales.csv"
+    path.write_text("a\n1\n")
+    code, (record,) = run_json(capsys, str(path), "--parameter-overrides", "FailureRate=1", "--inject", "sns-failure:4")
+    assert code == 1
+    assert record["status"] == "FAILED" and record["notification"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "missing.csv"], "no such file: missing.csv"),
+        (["run", "samples/sales.csv", "--parameter-overrides", "FailureRate"], "Key=Value"),
+        (["run", "samples/sales.csv", "--parameter-overrides", "Nope=1"], "unknown parameter"),
+        (["run", "samples/sales.csv", "--template", "nowhere.yaml"], "template not found"),
+        (["run", "samples/sales.csv", "--inject", "explode"], "unknown fault"),
+        (["run", "samples/sales.csv", "--stack", "s", "--inject", "start-failure"], "offline cloud"),
+    ],
+)
+def test_usage_errors_print_one_line_and_exit_2(monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(SAMPLES.parent)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_an_unknown_stack_is_a_usage_error(monkeypatch, capsys):
+    from moto import mock_aws
+
+    monkeypatch.chdir(SAMPLES.parent)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        assert main(["run", "samples/sales.csv", "--stack", "no-such-stack"]) == 2
+    assert "stack 'no-such-stack' not found" in capsys.readouterr().err
