@@ -130,12 +130,13 @@ def _print_progress(result: FileResult, done: int, total: int) -> None:
 
 
 def print_table(results: Sequence[FileResult], out: TextIO) -> None:
-    rows = [("FILE", "OUTCOME", "PATH", "DURATION", "NOTIFICATION")]
+    """One row per file; the path of states goes last, as it is the longest."""
+    rows = [("FILE", "OUTCOME", "DURATION", "NOTIFICATION", "PATH")]
     for result in results:
-        path = " > ".join(result.states) if result.states else (result.reason or "")
         duration = f"{result.duration_ms:.0f} ms" if result.duration_ms is not None else "-"
         subject = result.notification.subject if result.notification and result.notification.subject else "-"
-        rows.append((result.key, result.status, path, duration, subject))
+        path = " > ".join(result.states) if result.states else (result.reason or "")
+        rows.append((result.key, result.status, duration, subject or "-", path))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print(file=out)
     for row in rows:
