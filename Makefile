@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LINT_VENV := .venv-lint
 LINT_INSTALLED := $(LINT_VENV)/.installed
-PYTHON313 ?= $(shell command -v python3.13 || ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+# The first python3.13 that runs (a pyenv shim does not, without PYENV_VERSION).
+PYTHON313 ?= $(shell for p in $$(ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null) \
+	$$(command -v python3.13); do "$$p" --version >/dev/null 2>&1 && echo "$$p" && break; done)
 
-.PHONY: demo test lint build fixtures clean
+.PHONY: demo test lint build fixtures clean print-python313
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +41,9 @@ lint: $(LINT_INSTALLED)  ## cfn-lint, sam validate --lint, checkov: all must be 
 build: $(LINT_INSTALLED)  ## sam build for python3.13 arm64 (needs python3.13)
 	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 on PATH"; exit 1; }
 	PATH="$$(dirname $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(LINT_VENV)/bin/sam build --cached --parallel
+
+print-python313:
+	@echo $(PYTHON313)
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) .aws-sam .pytest_cache

@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 from pipeline.events import ObjectWrite, cloudtrail_object_write, s3_object_created
 from pipeline.stack import PipelineStack
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED"}
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
 
 
@@ -95,6 +95,7 @@ def run_files(
     """Upload each file and follow the execution it triggers, at most `window` in flight."""
     results = [FileResult(file=str(path), bucket=stack.bucket, key=object_key(path, prefix)) for path in files]
     follower = ExecutionFollower(clients, stack.state_machine_arn)
+    dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url)
     pending: list[tuple[FileResult, float]] = []
     next_upload = 0
     finished = 0
@@ -110,9 +111,10 @@ def run_files(
             else:
                 pending.append((result, time.monotonic()))
         follower.refresh()
+        dead_letters.refresh([result for result, _ in pending if result.execution_arn is None])
         still_pending = []
         for result, started in pending:
-            if follower.settle(result) or time.monotonic() - started > timeout_s:
+            if result.status == "DEAD_LETTERED" or follower.settle(result) or time.monotonic() - started > timeout_s:
                 if result.status not in TERMINAL:
                     result.status = "TIMED_OUT"
                     result.reason = f"no terminal state within {timeout_s:.0f} s"
@@ -178,6 +180,39 @@ def announced_object(execution_input: str) -> tuple[str, str, str | None] | None
     return None
 
 
+class DeadLetterWatcher:
+    """Peeks at the rule's dead-letter queue (without consuming it) for events of waiting files."""
+
+    def __init__(self, clients: Any, queue_url: str, every_s: float = 1.0):
+        self._sqs = clients.sqs
+        self._queue_url = queue_url
+        self._every_s = every_s
+        self._last = time.monotonic()
+
+    def refresh(self, waiting: list[FileResult]) -> None:
+        if not waiting or time.monotonic() - self._last < self._every_s:
+            return
+        self._last = time.monotonic()
+        by_object = {(r.bucket, r.key, r.version_id): r for r in waiting}
+        by_object.update({(r.bucket, r.key, None): r for r in waiting})
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        for message in messages:
+            announced = announced_object(message["Body"])
+            result = by_object.get(announced) if announced else None
+            if result is None and announced:
+                result = by_object.get((announced[0], announced[1], None))
+            if result is None:
+                continue
+            attributes = {k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()}
+            result.status = "DEAD_LETTERED"
+            result.error = attributes.get("ERROR_CODE")
+            result.cause = attributes.get("ERROR_MESSAGE")
+            result.reason = (f"the rule could not start an execution ({result.error}); "
+                             f"the event is kept in the dead-letter queue {self._queue_url}")
+
+
 class ExecutionFollower:
     """Finds the execution each upload started, and reads it once it has ended."""
 
@@ -189,11 +224,14 @@ class ExecutionFollower:
         self._claimed: set[str] = set()
 
     def refresh(self) -> None:
+        """Read executions started since the last look (newest first: stop at a page of known ones)."""
         paginator = self._sfn.get_paginator("list_executions")
-        for page in paginator.paginate(stateMachineArn=self._state_machine_arn):
+        for page in paginator.paginate(stateMachineArn=self._state_machine_arn, PaginationConfig={"PageSize": 100}):
+            known = False
             for execution in page["executions"]:
                 arn = execution["executionArn"]
                 if arn in self._seen:
+                    known = True
                     continue
                 self._seen.add(arn)
                 described = self._sfn.describe_execution(executionArn=arn)
@@ -201,6 +239,8 @@ class ExecutionFollower:
                 if announced:
                     self._by_object.setdefault(announced, []).append(arn)
                     self._by_object.setdefault((announced[0], announced[1], None), []).append(arn)
+            if known:
+                return
 
     def settle(self, result: FileResult) -> bool:
         """Fill in the result if its execution has ended; False while it runs or is not seen yet."""

@@ -107,8 +107,12 @@ class LocalCloud:
                 if plan.take("sns-failure"):
                     raise moto_hooks.sns_internal_error()
 
+            def on_execution_end(state_machine_arn: str, status: str, duration_ms: float) -> None:
+                publish_execution_metrics(clients, state_machine_arn, status, duration_ms)
+
             stack.enter_context(moto_hooks.installed(
-                invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish
+                invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
+                on_execution_end=on_execution_end,
             ))
             not_emulated = _create_stack(clients, packaged, stack_name, overrides)
             resolver = _resolver(clients, packaged, stack_name, region)
@@ -127,6 +131,22 @@ class LocalCloud:
         from pipeline.driver import run_files
 
         return run_files(self.clients, self.stack, [Path(f) for f in files], prefix=prefix, **options)
+
+
+EXECUTION_METRICS = {
+    "SUCCEEDED": "ExecutionsSucceeded", "FAILED": "ExecutionsFailed",
+    "TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted",
+}
+
+
+def publish_execution_metrics(clients: Clients, state_machine_arn: str, status: str, duration_ms: float) -> None:
+    """The AWS/States metrics Step Functions publishes for every finished execution."""
+    dimensions = [{"Name": "StateMachineArn", "Value": state_machine_arn}]
+    clients.cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=[
+        {"MetricName": EXECUTION_METRICS.get(status, "ExecutionsFailed"), "Dimensions": dimensions,
+         "Value": 1, "Unit": "Count"},
+        {"MetricName": "ExecutionTime", "Dimensions": dimensions, "Value": duration_ms, "Unit": "Milliseconds"},
+    ])
 
 
 def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,

@@ -9,8 +9,11 @@ fails loudly if the pinned moto changes under any of them.
   rule state and drops Step Functions targets).
 - JSONata expressions are evaluated with jsonata-python (moto's hook is a stub).
 - Retry waits of the ASL interpreter follow a scalable clock.
-- Parsed state machine definitions are cached (moto re-parses for every execution).
+- Parsed state machine definitions are cached (moto re-parses for every execution), and so are the
+  boto3 clients its Lambda and SNS tasks call through (moto builds a new one for every task).
 - TestEventPattern is answered with moto's own pattern matcher (moto leaves it unimplemented).
+- A finished execution is reported, so the offline cloud can publish the AWS/States metrics
+  (ExecutionsSucceeded, ExecutionsFailed, ...) that the template's alarm watches.
 - State machines created by CloudFormation land in the backend that executes them (moto puts
   them in its non-executing backend, where the execution API cannot see them).
 """
@@ -36,9 +39,13 @@ from moto.s3 import notifications as s3_notifications
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sns
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 PINNED_MOTO = "5.2.5"
@@ -48,6 +55,9 @@ ObjectWriteListener = Callable[[str, str, Any, Any], bool]
 
 LambdaInvoker = Callable[[str, str], tuple[str, bool]]
 """(function ARN, event JSON) -> (payload JSON, errored); may raise a Lambda API error below."""
+
+ExecutionListener = Callable[[str, str, float], None]
+"""(state machine ARN, final status, duration in ms), once per finished execution."""
 
 PublishGuard = Callable[[str], None]
 """Called with the topic ARN before each SNS Publish; raises SNSInternalError to make it fail."""
@@ -117,6 +127,19 @@ def _cached_parse(definition: str) -> Any:
     return _original_parse(definition)
 
 
+TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns)
+
+
+@lru_cache(maxsize=32)
+def _cached_task_client(region: str, service: str) -> Any:
+    return moto_boto_client.boto_client_for(region=region, service=service)
+
+
+def _task_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """boto3 clients are thread-safe and cost ~10 ms to build: one per region and service."""
+    return _cached_task_client(region, service)
+
+
 def event_pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
     """EventBridge pattern matching, with moto's matcher (agrees with AWS on this pipeline's rules)."""
     return EventPattern(pattern, EventPatternParser(pattern).parse()).matches_event(event)
@@ -162,7 +185,7 @@ def _test_event_pattern(self: EventsHandler) -> str:
 @contextmanager
 def installed(
     *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
-    before_publish: PublishGuard,
+    before_publish: PublishGuard, on_execution_end: ExecutionListener,
 ) -> Iterator[None]:
     """Install every hook for the length of the block, then restore moto as it was."""
     check_pinned_version()
@@ -184,7 +207,18 @@ def installed(
         before_publish(arn or kwargs.get("phone_number") or "")
         return original_publish(self, message, arn=arn, **kwargs)
 
-    saved = [
+    original_terminated = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: BaseExecutionWorkerCommunication) -> None:
+        original_terminated(self)
+        execution = self.execution
+        duration_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
+        status = getattr(execution.exec_status, "value", str(execution.exec_status))
+        on_execution_end(execution.state_machine.arn, status, duration_ms)
+
+    saved = [(module, "boto_client_for", module.boto_client_for) for module in TASK_CLIENT_MODULES]
+    saved += [
+        (BaseExecutionWorkerCommunication, "terminated", original_terminated),
         (SNSBackend, "publish", original_publish),
         (LambdaFunction, "invoke", LambdaFunction.invoke),
         (s3_notifications, "send_event", original_send_event),
@@ -196,6 +230,9 @@ def installed(
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    for module in TASK_CLIENT_MODULES:
+        module.boto_client_for = _task_client  # type: ignore[attr-defined]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]
@@ -211,5 +248,6 @@ def installed(
         yield
     finally:
         quiet.setLevel(previous_level)
+        _cached_task_client.cache_clear()
         for owner, name, value in saved:
             setattr(owner, name, value)

@@ -2,7 +2,12 @@
 
 Streams the object from the landing bucket, counts its rows and bytes, then fails with
 SimulatedProcessingError at the rate set by FAILURE_RATE (FAILURE_SEED makes the outcome
-deterministic per object, for tests). On success it returns a summary of what it read.
+deterministic per key, for tests). On success it returns a summary of what it read.
+
+Each object version is processed once: a duplicate delivery of the same bucket, key and version
+(or ETag, when the bucket is not versioned) gets the recorded summary back, through Powertools'
+idempotency utility and the template's IdempotencyTable. A failure is not recorded, so a later
+delivery tries again.
 """
 
 import os
@@ -11,6 +16,11 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_stats import count_csv
@@ -20,6 +30,12 @@ logger = Logger()
 metrics = Metrics()
 s3 = boto3.client("s3")
 policy = FailurePolicy.from_environment(os.environ.get("FAILURE_RATE"), os.environ.get("FAILURE_SEED"))
+processed_objects = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", ""))
+once_per_object_version = IdempotencyConfig(
+    event_key_jmespath="[bucket, key, version_id || etag]",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=7 * 24 * 3600,
+)
 
 
 class InvalidTaskInputError(ValueError):
@@ -29,10 +45,17 @@ class InvalidTaskInputError(ValueError):
 @logger.inject_lambda_context(correlation_id_path="execution")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    bucket, key, version_id = event.get("bucket"), event.get("key"), event.get("version_id")
+    bucket, key = event.get("bucket"), event.get("key")
     if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
         raise InvalidTaskInputError(f"Expected 'bucket' and 'key' strings, got bucket={bucket!r} key={key!r}")
+    once_per_object_version.register_lambda_context(context)
+    obj = {"bucket": bucket, "key": key, "version_id": event.get("version_id"), "etag": event.get("etag")}
+    return process_object(obj=obj, request_id=context.aws_request_id)
 
+
+@idempotent_function(data_keyword_argument="obj", config=once_per_object_version, persistence_store=processed_objects)
+def process_object(obj: dict[str, Any], request_id: str) -> dict[str, Any]:
+    bucket, key, version_id = obj["bucket"], obj["key"], obj["version_id"]
     request = {"Bucket": bucket, "Key": key}
     if version_id:
         request["VersionId"] = version_id
@@ -41,7 +64,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stats = count_csv(body)
     finally:
         body.close()
-    logger.info("Read object", bucket=bucket, key=key, rows=stats.rows, bytes=stats.bytes)
+    logger.info("Read object", bucket=bucket, key=key, version_id=version_id, rows=stats.rows, bytes=stats.bytes)
 
     if policy.fails(key):
         metrics.add_metric(name="ProcessingFailures", unit=MetricUnit.Count, value=1)
@@ -52,4 +75,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="RowsProcessed", unit=MetricUnit.Count, value=stats.rows)
     return {"bucket": bucket, "key": key, "version_id": version_id, "rows": stats.rows,
-            "columns": stats.columns, "bytes": stats.bytes}
+            "columns": stats.columns, "bytes": stats.bytes, "processed_by": request_id}

@@ -71,7 +71,21 @@ def test_sns_publish_keeps_its_signature():
 def test_hooks_are_removed_on_exit():
     original = LambdaFunction.invoke
     with moto_hooks.installed(invoke=lambda *_: ("{}", False), on_object_write=lambda *_: False,
-                              clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None):
+                              clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None,
+                              on_execution_end=lambda *_: None):
         assert LambdaFunction.invoke is not original
     assert LambdaFunction.invoke is original
     assert retrier_decl.time is time
+
+
+def test_task_clients_come_from_one_module_function():
+    for module in moto_hooks.TASK_CLIENT_MODULES:
+        assert module.boto_client_for.__module__ == "moto.stepfunctions.parser.asl.utils.boto_client"
+    assert parameters(moto_hooks.moto_boto_client.boto_client_for) == ["region", "service", "state_credentials"]
+
+
+def test_executions_report_their_end_through_one_method():
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    assert parameters(BaseExecutionWorkerCommunication.terminated) == ["self"]
+    assert "_reflect_execution_status" in inspect.getsource(BaseExecutionWorkerCommunication.terminated)

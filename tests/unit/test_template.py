@@ -66,12 +66,18 @@ def test_every_bucket_refuses_plain_http_and_public_access(cloudformation):
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in deny)
 
 
-def test_the_processing_function_reads_only_the_landing_bucket(cloudformation):
+def test_the_processing_function_reads_only_the_landing_bucket_and_its_own_records(cloudformation):
     role = cloudformation["Resources"]["RandomFailureFunctionRole"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    actions = {a for s in statements for a in as_list(s["Action"])}
-    assert actions and all(action.startswith("s3:Get") or action.startswith("s3:List") for action in actions)
-    assert all("LandingBucket" in json.dumps(s["Resource"]) for s in statements)
+    for statement in statements:
+        actions = as_list(statement["Action"])
+        resource = json.dumps(statement["Resource"])
+        if all(action.startswith("s3:") for action in actions):
+            assert all(action.startswith(("s3:Get", "s3:List")) for action in actions)
+            assert "LandingBucket" in resource
+        else:
+            assert set(actions) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+            assert "IdempotencyTable" in resource
 
 
 def test_topic_queue_and_logs_are_encrypted(cloudformation):
