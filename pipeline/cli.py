@@ -78,6 +78,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print_table(results, sys.stdout)
         print_notifications(results, sys.stdout)
+    return exit_status(results)
+
+
+def exit_status(results: Sequence[FileResult]) -> int:
+    """0 when every file is accounted for, 1 when any is not."""
     return EXIT_OK if all(result.accounted_for for result in results) else EXIT_UNACCOUNTED
 
 

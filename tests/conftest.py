@@ -1,4 +1,5 @@
-"""Shared test helpers: paths of the project, and handler modules loaded as Lambda loads them."""
+"""Shared test helpers: project paths, handler modules loaded as Lambda loads them, and the
+offline cloud deployed from the real template.yaml (once per test module, one at a time)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+from pipeline.driver import FileResult
+from pipeline.local.cloud import LocalCloud
 from pipeline.local.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +87,52 @@ class FakeContext:
 @pytest.fixture
 def lambda_context() -> FakeContext:
     return FakeContext()
+
+
+@pytest.fixture(scope="module")
+def deploy():
+    """deploy(**parameters) -> LocalCloud, torn down at the end of the module (one at a time)."""
+    current: list = []
+
+    def start(template: Path = TEMPLATE, time_scale: float = 0, **parameters: str) -> LocalCloud:
+        if current:
+            current.pop().__exit__(None, None, None)
+        deployment = LocalCloud.deploy(template, {k: str(v) for k, v in parameters.items()}, time_scale=time_scale)
+        cloud = deployment.__enter__()
+        current.append(deployment)
+        return cloud
+
+    yield start
+    if current:
+        current.pop().__exit__(None, None, None)
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
+    paths = []
+    for name, data in files.items():
+        path = folder / name
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def run_one(cloud: LocalCloud, folder: Path, name: str, data: bytes = b"id,value\n1,a\n", prefix: str = "") -> FileResult:
+    (result,) = cloud.run(write_files(folder, {name: data}), prefix=prefix, timeout_s=60)
+    return result
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def jsonata_template(folder: Path) -> Path:
+    """template.yaml with its state machine written in JSONata instead (same functions and topic)."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = text.replace("CodeUri: src/", f"CodeUri: {ROOT / 'src'}/").replace(
+        "DefinitionUri: statemachine/process_file.asl.json",
+        f"DefinitionUri: {Path(__file__).parent / 'definitions' / 'process_file.jsonata.asl.json'}",
+    )
+    path = folder / "template.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

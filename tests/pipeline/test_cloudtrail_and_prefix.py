@@ -2,7 +2,7 @@
 
 import json
 
-from tests.pipeline.conftest import run_one
+from tests.conftest import run_one
 
 
 def test_cloudtrail_mode_delivers_the_raw_key(deploy, files):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline.local.faults import Fault
-from tests.pipeline.conftest import run_one
+from tests.conftest import run_one
 
 SUCCESS_PATH = ["Check File Extension", "Route By Extension", "Process CSV", "Processed"]
 

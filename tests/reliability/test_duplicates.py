@@ -1,0 +1,76 @@
+"""At-least-once delivery: the same object version is processed once, a new version again."""
+
+import json
+import threading
+import time
+
+from pipeline.driver import ExecutionFollower, FileResult
+from tests.conftest import run_one
+
+
+def follow(cloud, execution_arn: str) -> FileResult:
+    result = FileResult(file="-", bucket=cloud.stack.bucket, key="-", execution_arn=execution_arn)
+    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
+    deadline = time.monotonic() + 60
+    while not follower.settle(result):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return result
+
+
+def summary(cloud, result: FileResult) -> dict:
+    output = cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["output"]
+    return json.loads(output)["result"]["summary"]
+
+
+def reads_of(cloud, key: str) -> int:
+    """How many times the processing function actually read the object (its own log says so)."""
+    return sum(
+        1 for report in cloud.runtime.reports if report.function == "RandomFailureFunction"
+        for line in report.logs if '"message":"Read object"' in line and f'"key":{json.dumps(key)}' in line
+    )
+
+
+def redeliver(cloud, result: FileResult) -> list:
+    event = json.loads(cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["input"])
+    return cloud.bus.put(event)
+
+
+def test_the_same_version_delivered_twice_is_processed_once(deploy, files):
+    cloud = deploy(FailureRate=0)
+    first = run_one(cloud, files, "twice.csv")
+    (again,) = redeliver(cloud, first)
+    second = follow(cloud, again.execution_arn)
+    assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert summary(cloud, second) == summary(cloud, first)
+    assert reads_of(cloud, "twice.csv") == 1
+
+
+def test_a_new_version_of_the_same_key_is_processed_again(deploy, files):
+    cloud = deploy(FailureRate=0)
+    first = run_one(cloud, files, "versioned.csv", b"id\n1\n")
+    second = run_one(cloud, files, "versioned.csv", b"id\n1\n2\n")
+    assert first.version_id != second.version_id
+    assert summary(cloud, first)["rows"] == 1 and summary(cloud, second)["rows"] == 2
+    assert summary(cloud, first)["processed_by"] != summary(cloud, second)["processed_by"]
+    assert reads_of(cloud, "versioned.csv") == 2
+
+
+def test_concurrent_duplicates_wait_for_one_result(deploy, files):
+    cloud = deploy(time_scale=0.05, FailureRate=0)  # IdempotencyAlreadyInProgressError retries wait a little
+    first = run_one(cloud, files, "racing.csv")
+    event = json.loads(cloud.clients.stepfunctions.describe_execution(executionArn=first.execution_arn)["input"])
+    event["detail"]["object"]["version-id"] = cloud.clients.s3.put_object(
+        Bucket=cloud.stack.bucket, Key="racing.csv", Body=b"id\n9\n")["VersionId"]
+    deliveries = []
+    threads = [threading.Thread(target=lambda: deliveries.extend(cloud.bus.put(dict(event)))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results = [follow(cloud, delivery.execution_arn) for delivery in deliveries if delivery.execution_arn]
+    assert [r.status for r in results].count("SUCCEEDED") >= 3
+    summaries = {json.dumps(summary(cloud, r), sort_keys=True) for r in results}
+    assert len(summaries) == 1
+    time.sleep(0.5)  # let the upload's own execution of the same version finish too
+    assert reads_of(cloud, "racing.csv") == 2  # the first version once, the second version once
