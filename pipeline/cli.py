@@ -46,16 +46,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                      help="give up on a file after this long (default 300)")
     run.add_argument("--json", action="store_true", help="print one JSON object per file, in input order")
+    run.add_argument("--report", metavar="FILE.html", help="also write a self-contained HTML report of the run")
+    graph = commands.add_parser(
+        "graph",
+        help="draw the state machine (Mermaid or SVG)",
+        description="Render the state machine of the template (its ASL file with the substitutions) as Mermaid text or SVG.",
+    )
+    graph.add_argument("--template", default="template.yaml", help="template to read (default: template.yaml)")
+    graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
+    graph.add_argument("--output", "-o", help="write to this file instead of standard output")
+    graph.add_argument("--update-readme", metavar="README", help="rewrite the generated diagram block of this README")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        return _graph(args) if args.command == "graph" else _run(args)
     except UsageError as error:
         print(f"pipeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from pipeline.graph import StateGraph, update_readme
+    from pipeline.local.template import TemplateError
+
+    try:
+        graph = StateGraph.from_template(Path(args.template))
+    except (TemplateError, OSError, KeyError, ValueError) as error:
+        raise UsageError(f"cannot read the state machine of {args.template}: {error}") from None
+    if args.update_readme:
+        try:
+            changed = update_readme(Path(args.update_readme), graph)
+        except (OSError, ValueError) as error:
+            raise UsageError(str(error)) from None
+        print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}", file=sys.stderr)
+        return EXIT_OK
+    text = graph.svg() if args.format == "svg" else graph.mermaid()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -72,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         results = _run_on_stack(args, files, progress)
     else:
         results = _run_offline(args, files, progress)
+    if args.report:
+        print(f"Report: {args.report}", file=sys.stderr)
     if args.json:
         for result in results:
             print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
@@ -101,7 +136,11 @@ def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list
         raise UsageError(f"cannot reach stack {args.stack!r}: {error}") from None
     if progress:
         print(f"Stack {stack.name}: uploading to s3://{stack.bucket}/{args.prefix}", file=sys.stderr)
-    return run_files(clients, stack, files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress)
+    results = run_files(clients, stack, files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress,
+                        keep_history=bool(args.report))
+    if args.report:
+        _write_report(args, results, f"stack {stack.name} (s3://{stack.bucket})", [])
+    return results
 
 
 def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
@@ -125,9 +164,24 @@ def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[
             if cloud.not_emulated:
                 listed = ", ".join(f"{item.logical_id} ({item.resource_type})" for item in cloud.not_emulated)
                 print(f"Offline cloud: not emulated: {listed}", file=sys.stderr)
-        return cloud.run(files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress)
+        results = cloud.run(files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress,
+                            keep_history=bool(args.report))
+        if args.report:
+            _write_report(args, results, f"offline cloud, {args.template}", cloud.runtime.reports)
+        return results
     finally:
         deployment.__exit__(None, None, None)
+
+
+def _write_report(args: argparse.Namespace, results: list[FileResult], source: str, invocations: list) -> None:
+    from pipeline.graph import StateGraph
+    from pipeline.report import write_report
+
+    try:
+        graph = StateGraph.from_template(Path(args.template))
+    except (OSError, KeyError, ValueError) as error:
+        raise UsageError(f"cannot draw the state machine of {args.template} for the report: {error}") from None
+    write_report(Path(args.report), results, graph, source=source, invocations=invocations)
 
 
 def _print_progress(result: FileResult, done: int, total: int) -> None:

@@ -8,6 +8,7 @@ published). The same code follows the offline cloud and a deployed stack.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,8 @@ class StateVisit:
     attempts: int = 0
     errors: tuple[str, ...] = ()
     outcome: str = "entered"
+    waits_s: tuple[float, ...] = ()
+    payload_digests: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,6 +59,7 @@ class FileResult:
     reason: str | None = None
     version_id: str | None = None
     visits: list[StateVisit] = field(default_factory=list)
+    history: list[dict[str, Any]] | None = None
 
     @property
     def accounted_for(self) -> bool:
@@ -69,6 +73,7 @@ class FileResult:
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
         record.pop("visits")
+        record.pop("history")
         record["retries"] = sum(max(visit.attempts - 1, 0) for visit in self.visits)
         return record
 
@@ -91,10 +96,14 @@ def run_files(
     timeout_s: float = 300.0,
     poll_s: float = 0.05,
     on_result: Progress | None = None,
+    keep_history: bool = False,
 ) -> list[FileResult]:
-    """Upload each file and follow the execution it triggers, at most `window` in flight."""
+    """Upload each file and follow the execution it triggers, at most `window` in flight.
+
+    keep_history keeps each execution's history on its result, for a report.
+    """
     results = [FileResult(file=str(path), bucket=stack.bucket, key=object_key(path, prefix)) for path in files]
-    follower = ExecutionFollower(clients, stack.state_machine_arn)
+    follower = ExecutionFollower(clients, stack.state_machine_arn, keep_history=keep_history)
     dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url)
     pending: list[tuple[FileResult, float]] = []
     next_upload = 0
@@ -216,8 +225,9 @@ class DeadLetterWatcher:
 class ExecutionFollower:
     """Finds the execution each upload started, and reads it once it has ended."""
 
-    def __init__(self, clients: Any, state_machine_arn: str):
+    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False):
         self._sfn = clients.stepfunctions
+        self._keep_history = keep_history
         self._state_machine_arn = state_machine_arn
         self._seen: set[str] = set()
         self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
@@ -263,6 +273,8 @@ class ExecutionFollower:
         result.visits = visits_from_history(history)
         result.states = [visit.name for visit in result.visits]
         result.notification = notification_from_history(history)
+        if self._keep_history:
+            result.history = history
         return True
 
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
@@ -273,28 +285,44 @@ class ExecutionFollower:
         return events
 
 
+def payload_digest(payload: Any) -> str:
+    """A short fingerprint of a Lambda payload, to match an invocation to the task that sent it."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:16]
+
+
 def visits_from_history(history: list[dict[str, Any]]) -> list[StateVisit]:
-    """The states entered, in order, with task attempts and the errors of failed attempts."""
+    """The states entered, in order, with task attempts, the errors of failed attempts, and the
+    waits between attempts (the Retry backoff, as it happened)."""
     visits: list[dict[str, Any]] = []
+    failed_at = None
     for event in history:
         kind = event["type"]
         if kind.endswith("StateEntered"):
             visits.append({"name": event["stateEnteredEventDetails"]["name"], "attempts": 0, "errors": [],
-                           "outcome": "entered"})
+                           "outcome": "entered", "waits": [], "digests": []})
+            failed_at = None
         elif not visits:
             continue
         elif kind == "TaskScheduled":
             visits[-1]["attempts"] += 1
+            if failed_at is not None:
+                visits[-1]["waits"].append(round((event["timestamp"] - failed_at).total_seconds(), 3))
+            parameters = json.loads(event["taskScheduledEventDetails"].get("parameters") or "{}")
+            if "Payload" in parameters:
+                visits[-1]["digests"].append(payload_digest(parameters["Payload"]))
         elif kind in ("TaskFailed", "TaskTimedOut"):
             details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
             visits[-1]["errors"].append(details.get("error", kind))
+            failed_at = event["timestamp"]
         elif kind.endswith("StateExited"):
             visits[-1]["outcome"] = "exited"
         elif kind == "ExecutionFailed":
             visits[-1]["outcome"] = "failed"
         elif kind == "ExecutionSucceeded":
             visits[-1]["outcome"] = "succeeded"
-    return [StateVisit(v["name"], v["attempts"], tuple(v["errors"]), v["outcome"]) for v in visits]
+    return [StateVisit(v["name"], v["attempts"], tuple(v["errors"]), v["outcome"], tuple(v["waits"]),
+                       tuple(v["digests"])) for v in visits]
 
 
 def notification_from_history(history: list[dict[str, Any]]) -> Notification | None:

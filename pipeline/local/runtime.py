@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.driver import payload_digest
+
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 
 
@@ -55,6 +57,7 @@ class InvocationReport:
     max_memory_mb: int
     error_type: str | None
     logs: tuple[str, ...]
+    payload_digest: str = ""
 
     @property
     def cold_start(self) -> bool:
@@ -243,6 +246,7 @@ class LambdaRuntime:
             max_memory_mb=reply.get("max_memory_mb", 0),
             error_type=error["errorType"] if error else None,
             logs=logs,
+            payload_digest=payload_digest(json.loads(event)),
         )
         with self._lock:
             self.reports.append(report)
