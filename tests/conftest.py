@@ -131,7 +131,7 @@ def jsonata_template(folder: Path) -> Path:
     text = TEMPLATE.read_text(encoding="utf-8")
     text = text.replace("CodeUri: src/", f"CodeUri: {ROOT / 'src'}/").replace(
         "DefinitionUri: statemachine/process_file.asl.json",
-        f"DefinitionUri: {Path(__file__).parent / 'definitions' / 'process_file.jsonata.asl.json'}",
+        f"DefinitionUri: {Path(__file__).parent / 'pipeline' / 'definitions' / 'process_file.jsonata.asl.json'}",
     )
     path = folder / "template.yaml"
     path.write_text(text, encoding="utf-8")
