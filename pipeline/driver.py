@@ -58,6 +58,8 @@ class FileResult:
     duration_ms: float | None = None
     reason: str | None = None
     version_id: str | None = None
+    latency_ms: float | None = None
+    uploaded_at: float | None = None
     visits: list[StateVisit] = field(default_factory=list)
     history: list[dict[str, Any]] | None = None
 
@@ -74,6 +76,7 @@ class FileResult:
         record = asdict(self)
         record.pop("visits")
         record.pop("history")
+        record.pop("uploaded_at")
         record["retries"] = sum(max(visit.attempts - 1, 0) for visit in self.visits)
         return record
 
@@ -140,6 +143,7 @@ def run_files(
 
 def _upload(clients: Any, stack: PipelineStack, path: Path, result: FileResult) -> None:
     body = path.read_bytes()
+    result.uploaded_at = time.time()
     response = clients.s3.put_object(Bucket=stack.bucket, Key=result.key, Body=body)
     result.version_id = response.get("VersionId")
     result.status = "UPLOADED"
@@ -232,14 +236,18 @@ class ExecutionFollower:
         self._seen: set[str] = set()
         self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
         self._claimed: set[str] = set()
+        self._status: dict[str, str] = {}
 
     def refresh(self) -> None:
-        """Read executions started since the last look (newest first: stop at a page of known ones)."""
+        """Read the newest executions: new ones are matched to their objects, and every listed
+        one's status is noted, so a running execution costs no DescribeExecution call."""
+        self._status = {}
         paginator = self._sfn.get_paginator("list_executions")
         for page in paginator.paginate(stateMachineArn=self._state_machine_arn, PaginationConfig={"PageSize": 100}):
             known = False
             for execution in page["executions"]:
                 arn = execution["executionArn"]
+                self._status[arn] = execution["status"]
                 if arn in self._seen:
                     known = True
                     continue
@@ -249,7 +257,7 @@ class ExecutionFollower:
                 if announced:
                     self._by_object.setdefault(announced, []).append(arn)
                     self._by_object.setdefault((announced[0], announced[1], None), []).append(arn)
-            if known:
+            if known:  # newest first: the rest of the list was seen before
                 return
 
     def settle(self, result: FileResult) -> bool:
@@ -261,6 +269,8 @@ class ExecutionFollower:
                 return False
             result.execution_arn = candidates[0]
             self._claimed.add(candidates[0])
+        if self._status.get(result.execution_arn) == "RUNNING":  # listed just now, still running
+            return False
         described = self._sfn.describe_execution(executionArn=result.execution_arn)
         if described["status"] not in TERMINAL:
             return False
@@ -269,6 +279,8 @@ class ExecutionFollower:
         result.cause = described.get("cause")
         if described.get("stopDate") and described.get("startDate"):
             result.duration_ms = round((described["stopDate"] - described["startDate"]).total_seconds() * 1000, 1)
+            if result.uploaded_at is not None:  # upload to terminal state
+                result.latency_ms = round((described["stopDate"].timestamp() - result.uploaded_at) * 1000, 1)
         history = self._history(result.execution_arn)
         result.visits = visits_from_history(history)
         result.states = [visit.name for visit in result.visits]

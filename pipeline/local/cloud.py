@@ -69,6 +69,7 @@ class LocalCloud:
         region: str = "us-east-1",
         max_environments: int = 4,
         faults: Sequence[Fault] = (),
+        optimized: bool = True,
     ) -> Iterator[LocalCloud]:
         from moto import mock_aws
         from moto.server import ThreadedMotoServer
@@ -112,7 +113,7 @@ class LocalCloud:
 
             stack.enter_context(moto_hooks.installed(
                 invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
-                on_execution_end=on_execution_end,
+                on_execution_end=on_execution_end, optimized=optimized,
             ))
             not_emulated = _create_stack(clients, packaged, stack_name, overrides)
             resolver = _resolver(clients, packaged, stack_name, region)

@@ -185,9 +185,12 @@ def _test_event_pattern(self: EventsHandler) -> str:
 @contextmanager
 def installed(
     *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
-    before_publish: PublishGuard, on_execution_end: ExecutionListener,
+    before_publish: PublishGuard, on_execution_end: ExecutionListener, optimized: bool = True,
 ) -> Iterator[None]:
-    """Install every hook for the length of the block, then restore moto as it was."""
+    """Install every hook for the length of the block, then restore moto as it was.
+
+    optimized=False leaves out the caches, for a baseline of plain moto with the same handlers.
+    """
     check_pinned_version()
     original_send_event = s3_notifications.send_event
 
@@ -231,12 +234,13 @@ def installed(
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
-    for module in TASK_CLIENT_MODULES:
-        module.boto_client_for = _task_client  # type: ignore[attr-defined]
+    if optimized:
+        for module in TASK_CLIENT_MODULES:
+            module.boto_client_for = _task_client  # type: ignore[attr-defined]
+        AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]
-    AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
     EventsHandler.test_event_pattern = _test_event_pattern  # type: ignore[method-assign,assignment]
     stepfunctions_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
     # moto logs every Fail state and caught task error at ERROR level (they are outcomes here),

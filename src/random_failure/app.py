@@ -48,6 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     bucket, key = event.get("bucket"), event.get("key")
     if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
         raise InvalidTaskInputError(f"Expected 'bucket' and 'key' strings, got bucket={bucket!r} key={key!r}")
+    metrics.add_metric(name="ProcessingRequests", unit=MetricUnit.Count, value=1)  # duplicates included
     once_per_object_version.register_lambda_context(context)
     obj = {"bucket": bucket, "key": key, "version_id": event.get("version_id"), "etag": event.get("etag")}
     return process_object(obj=obj, request_id=context.aws_request_id)
