@@ -9,7 +9,7 @@ LINT_INSTALLED := $(LINT_VENV)/.installed
 PYTHON313 ?= $(shell for p in $$(ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null) \
 	$$(command -v python3.13); do "$$p" --version >/dev/null 2>&1 && echo "$$p" && break; done)
 
-.PHONY: demo test lint build fixtures graph clean print-python313
+.PHONY: demo test lint build bench fixtures graph clean print-python313
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: $(INSTALLED)  ## run samples/ through the pipeline in the offline cloud
 
 test: $(INSTALLED)  ## the whole suite (integration tests run only with AWS_SAM_STACK_NAME set)
 	$(BIN)/python -m pytest
+
+bench: $(INSTALLED)  ## speed, memory and cold starts; the last line is JSON
+	$(BIN)/python -m pipeline.bench
 
 graph: $(INSTALLED)  ## redraw the state machine in README.md and docs/state-machine.svg
 	$(BIN)/pipeline graph --update-readme README.md

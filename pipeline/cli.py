@@ -56,13 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
     graph.add_argument("--output", "-o", help="write to this file instead of standard output")
     graph.add_argument("--update-readme", metavar="README", help="rewrite the generated diagram block of this README")
+    cost = commands.add_parser(
+        "cost",
+        help="what a million files cost on AWS, STANDARD against EXPRESS",
+        description="Count the state transitions of every path of the state machine and price a million files.",
+    )
+    cost.add_argument("--template", default="template.yaml", help="template to read (default: template.yaml)")
+    cost.add_argument("--csv-share", type=float, default=0.9, help="share of uploads that are .csv files (default 0.9)")
+    cost.add_argument("--failure-rate", type=float, default=0.33, help="share of .csv files that fail (default 0.33)")
+    cost.add_argument("--express-seconds", type=float, default=0.3, help="duration of one EXPRESS execution (default 0.3)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _graph(args) if args.command == "graph" else _run(args)
+        return {"graph": _graph, "cost": _cost}.get(args.command, _run)(args)
     except UsageError as error:
         print(f"pipeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -88,6 +97,20 @@ def _graph(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from pipeline.cost import Mix, report
+
+    for name in ("csv_share", "failure_rate"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    try:
+        sys.stdout.write(report(Path(args.template), Mix(args.csv_share, args.failure_rate,
+                                                         express_seconds=args.express_seconds)))
+    except (OSError, KeyError, ValueError) as error:
+        raise UsageError(f"cannot read the state machine of {args.template}: {error}") from None
     return EXIT_OK
 
 

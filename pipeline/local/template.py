@@ -117,6 +117,7 @@ def _zip_folder(folder: Path) -> bytes:
 def package(template_path: Path, overrides: dict[str, str], code_bucket: str, region: str) -> PackagedTemplate:
     """Do what `sam package` and CloudFormation's transform step do, without uploading."""
     import boto3
+    from samtranslator.metrics.metrics import Metrics
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
@@ -159,11 +160,14 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
 
     # The transform reads the region from a boto3 session; managed policies it does not know
     # would be looked up in IAM, and an empty map keeps it offline.
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    # Its metrics go to a dummy publisher; publishing them spares a warning when they are dropped.
+    metrics = Metrics()
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region), metrics=metrics)
     try:
         cloudformation = translator.translate(
             packaged, parameter_values=dict(overrides), get_managed_policy_map=lambda: {}
         )
+        metrics.publish()
     except InvalidDocumentException as exc:
         causes = "; ".join(str(cause) for cause in exc.causes)
         raise TemplateError(f"SAM transform failed: {causes}") from None

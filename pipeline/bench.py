@@ -1,0 +1,296 @@
+"""`make bench`: the offline cloud's speed and memory, and each handler's cold start.
+
+Prints what it measures as it goes; the last line is one JSON object with every figure. Speed
+targets are checked here, never in timed tests.
+
+- files_per_s, p50_ms, p95_ms: FILES files, upload to terminal state, FailureRate=0, time scale 0.
+- baseline_files_per_s: the same files through plain moto running the same definition and
+  handlers, nothing cached (LocalCloud with optimized=False).
+- deploy_s: median offline deploy of template.yaml.
+- init_ms: a fresh interpreter imports the handler and serves its first invocation on its
+  fixture; AWS calls go to a moto server in another process, started and filled beforehand and
+  not counted, so the handler still pays for its own imports (boto3 included). Import and first
+  invocation are measured inside the process; init_ms is their sum. The same run's wall time
+  minus a bare interpreter's start is reported too.
+- memory: peak RSS of the offline cloud over the run, and how much it grows per file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+PROBE = r"""
+import json, os, sys, time
+started = time.perf_counter()
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+import app
+imported = time.perf_counter()
+class Context:
+    function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"; aws_request_id = "bench-1"
+    log_group_name = "/aws/lambda/bench"; log_stream_name = "bench"
+    def get_remaining_time_in_millis(self): return 10_000
+event = json.loads(os.environ["BENCH_EVENT"])
+stdout, sys.stdout = sys.stdout, open(os.devnull, "w")
+app.lambda_handler(event, Context())
+sys.stdout = stdout
+served = time.perf_counter()
+print(json.dumps({"import_ms": (imported - started) * 1000, "first_ms": (served - imported) * 1000}))
+"""
+
+SERVER = r"""
+import logging, sys
+from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f"http://{host}:{port}", flush=True)
+sys.stdin.read()
+"""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = rss_mb()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.1):
+            self.peak = max(self.peak, rss_mb())
+
+    def stop(self) -> float:
+        self._halt.set()
+        self.join()
+        return max(self.peak, rss_mb())
+
+
+def make_files(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for number in range(count):
+        path = folder / f"bench-{number:05d}.csv"
+        path.write_text(f"id,value\n{number},{number * 3}\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def measure_deploy(runs: int) -> float:
+    from pipeline.local.cloud import LocalCloud
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        deployment = LocalCloud.deploy(TEMPLATE, time_scale=0)
+        deployment.__enter__()
+        times.append(time.perf_counter() - started)
+        deployment.__exit__(None, None, None)
+    log(f"deploy: {runs} offline deploys of template.yaml: {', '.join(f'{t:.2f}' for t in times)} s; "
+        f"median {statistics.median(times):.2f} s")
+    return statistics.median(times)
+
+
+def measure_throughput(files: list[Path], optimized: bool) -> dict[str, Any]:
+    from pipeline.local.cloud import LocalCloud
+
+    label = "offline cloud" if optimized else "baseline (plain moto, nothing cached)"
+    with LocalCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, optimized=optimized) as cloud:
+        sampler = RssSampler()
+        sampler.start()
+        before = rss_mb()
+        quarter: list[float] = []
+
+        def progress(result: Any, done: int, total: int) -> None:
+            if done == total // 4:
+                quarter.append(rss_mb())
+            if done % 250 == 0:
+                log(f"  {label}: {done}/{total} files")
+
+        started = time.perf_counter()
+        results = cloud.run(files, timeout_s=600, on_result=progress)
+        elapsed = time.perf_counter() - started
+        peak = sampler.stop()
+        after = rss_mb()
+    accounted = sum(result.status == "SUCCEEDED" for result in results)
+    latencies = [result.latency_ms for result in results if result.latency_ms is not None]
+    figures = {
+        "files_per_s": round(len(files) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "succeeded": accounted,
+        "memory_peak_mb": round(peak, 1),
+        "memory_start_mb": round(before, 1),
+        "memory_growth_kb_per_file": round((after - (quarter[0] if quarter else before)) * 1024
+                                           / max(1, len(files) - len(files) // 4), 1),
+        "result_kb_per_file": round(sum(len(json.dumps(r.to_json(), default=str)) for r in results)
+                                    / 1024 / len(results), 2),
+    }
+    log(f"{label}: {len(files)} files in {elapsed:.1f} s = {figures['files_per_s']} files/s; "
+        f"latency p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms; {accounted} succeeded; "
+        f"RSS {before:.0f} MB at start, peak {peak:.0f} MB, growth {figures['memory_growth_kb_per_file']} KB/file")
+    return figures
+
+
+def function_environment(logical_id: str) -> dict[str, str]:
+    from pipeline.local.template import load_template
+
+    template = load_template(TEMPLATE)
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    variables.update(template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
+    resolved = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and value.get("Ref") in defaults:
+            resolved[name] = defaults[value["Ref"]]
+        elif isinstance(value, dict):
+            resolved[name] = "bench-idempotency" if name == "IDEMPOTENCY_TABLE" else ""
+        else:
+            resolved[name] = str(value)
+    resolved["FAILURE_RATE"] = "0"
+    return resolved
+
+
+def prepare_aws(endpoint: str) -> None:
+    """Reset the moto server and create what the handlers read: not part of a cold start."""
+    import boto3
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    options = {"endpoint_url": endpoint, "region_name": "us-east-1",
+               "aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+    s3 = boto3.client("s3", **options)
+    s3.create_bucket(Bucket="file-pipeline-landing-example")
+    s3.put_object(Bucket="file-pipeline-landing-example", Key="daily/sales.csv", Body=b"id,amount\n1,2\n2,3\n")
+    boto3.client("dynamodb", **options).create_table(
+        TableName="bench-idempotency", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+
+
+def timed_process(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    completed = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    return (time.perf_counter() - started) * 1000, completed.stdout
+
+
+def measure_cold_starts(runs: int) -> dict[str, dict[str, float]]:
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
+        base_env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "AWS_ENDPOINT_URL": endpoint,
+                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true"}
+        bare = [timed_process([sys.executable, "-c", "pass"], base_env)[0] for _ in range(runs)]
+        figures = {}
+        for name, logical_id, fixture in (
+            ("check_ext", "CheckExtFunction", "eventbridge-csv.json"),
+            ("random_failure", "RandomFailureFunction", "process-csv.json"),
+        ):
+            env = {**base_env, **function_environment(logical_id), "LAMBDA_TASK_ROOT": str(ROOT / "src" / name),
+                   "BENCH_EVENT": (ROOT / "events" / fixture).read_text(encoding="utf-8")}
+            samples = []
+            for _ in range(runs):
+                prepare_aws(endpoint)
+                wall, out = timed_process([sys.executable, "-c", PROBE], env)
+                sample = json.loads(out.strip().splitlines()[-1])
+                sample["wall_minus_bare_ms"] = wall - statistics.median(bare)
+                samples.append(sample)
+            import_ms = statistics.median(s["import_ms"] for s in samples)
+            first_ms = statistics.median(s["first_ms"] for s in samples)
+            init_ms = statistics.median(s["import_ms"] + s["first_ms"] for s in samples)
+            wall_ms = statistics.median(s["wall_minus_bare_ms"] for s in samples)
+            figures[name] = {"init_ms": round(init_ms, 1), "import_ms": round(import_ms, 1),
+                             "first_invocation_ms": round(first_ms, 1), "process_minus_bare_ms": round(wall_ms, 1)}
+            log(f"cold start {name}: import {import_ms:.1f} ms + first invocation {first_ms:.1f} ms = "
+                f"{init_ms:.1f} ms (median of {runs}); whole process minus a bare interpreter: {wall_ms:.1f} ms")
+        log(f"  (a bare interpreter starts in {statistics.median(bare):.1f} ms)")
+        return figures
+    finally:
+        if server.stdin:
+            server.stdin.close()
+        server.wait(timeout=10)
+
+
+TARGETS = {
+    "files_per_s": 100, "speedup": 5.0, "deploy_s": 1.5,
+    "init_ms.check_ext": 60, "init_ms.random_failure": 400,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=7, help="cold start runs per handler (median)")
+    parser.add_argument("--deploys", type=int, default=5, help="offline deploys (median)")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not measure the plain-moto baseline")
+    args = parser.parse_args(argv)
+
+    log(f"Benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    init = measure_cold_starts(args.runs)
+    deploy_s = measure_deploy(args.deploys)
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
+        files = make_files(Path(folder), args.files)
+        optimized = measure_throughput(files, optimized=True)
+        baseline = None if args.skip_baseline else measure_throughput(files, optimized=False)
+    summary: dict[str, Any] = {
+        "files": args.files,
+        "files_per_s": optimized["files_per_s"],
+        "p50_ms": optimized["p50_ms"],
+        "p95_ms": optimized["p95_ms"],
+        "baseline_files_per_s": baseline["files_per_s"] if baseline else None,
+        "speedup": round(optimized["files_per_s"] / baseline["files_per_s"], 2) if baseline else None,
+        "deploy_s": round(deploy_s, 2),
+        "init_ms": {name: figures["init_ms"] for name, figures in init.items()},
+        "init_detail": init,
+        "memory_peak_mb": optimized["memory_peak_mb"],
+        "memory_growth_kb_per_file": optimized["memory_growth_kb_per_file"],
+        "result_kb_per_file": optimized["result_kb_per_file"],
+    }
+    checks = {
+        "files_per_s": summary["files_per_s"] >= TARGETS["files_per_s"],
+        "speedup": summary["speedup"] is not None and summary["speedup"] >= TARGETS["speedup"],
+        "deploy_s": summary["deploy_s"] <= TARGETS["deploy_s"],
+        "init_ms.check_ext": summary["init_ms"]["check_ext"] <= TARGETS["init_ms.check_ext"],
+        "init_ms.random_failure": summary["init_ms"]["random_failure"] <= TARGETS["init_ms.random_failure"],
+    }
+    summary["targets_met"] = checks
+    for name, met in checks.items():
+        log(f"target {name} <= / >= {TARGETS[name]}: {'met' if met else 'NOT met'}")
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
