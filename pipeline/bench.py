@@ -162,22 +162,12 @@ def measure_throughput(files: list[Path], optimized: bool) -> dict[str, Any]:
 
 
 def function_environment(logical_id: str) -> dict[str, str]:
-    from pipeline.local.template import load_template
+    from pipeline.local.template import function_environment as template_environment, load_template
 
-    template = load_template(TEMPLATE)
-    defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
-    variables.update(template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
-    resolved = {}
-    for name, value in variables.items():
-        if isinstance(value, dict) and value.get("Ref") in defaults:
-            resolved[name] = defaults[value["Ref"]]
-        elif isinstance(value, dict):
-            resolved[name] = "bench-idempotency" if name == "IDEMPOTENCY_TABLE" else ""
-        else:
-            resolved[name] = str(value)
-    resolved["FAILURE_RATE"] = "0"
-    return resolved
+    environment = template_environment(load_template(TEMPLATE), logical_id, {"FailureRate": "0"})
+    if "IDEMPOTENCY_TABLE" in environment:
+        environment["IDEMPOTENCY_TABLE"] = "bench-idempotency"
+    return environment
 
 
 def prepare_aws(endpoint: str) -> None:

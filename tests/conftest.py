@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.driver import FileResult
 from pipeline.local.cloud import LocalCloud
-from pipeline.local.template import load_template
+from pipeline.local.template import function_environment, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -27,10 +27,7 @@ def load_event(name: str) -> dict:
 
 def globals_environment() -> dict[str, str]:
     """The environment the template's Globals give every function, parameters at their defaults."""
-    template = load_template(TEMPLATE)
-    defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    return {name: defaults[value["Ref"]] if isinstance(value, dict) else str(value) for name, value in variables.items()}
+    return function_environment(load_template(TEMPLATE))
 
 
 class FunctionModules:
@@ -136,3 +133,20 @@ def jsonata_template(folder: Path) -> Path:
     path = folder / "template.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def follow_execution(cloud: LocalCloud, execution_arn: str, key: str = "-", timeout_s: float = 60) -> FileResult:
+    """Wait for an execution started outside the driver (an event sent straight to the state
+    machine, a redelivery) and read its outcome as the driver would."""
+    import time
+
+    from pipeline.driver import ExecutionFollower
+
+    result = FileResult(file="-", bucket=cloud.stack.bucket, key=key, execution_arn=execution_arn)
+    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
+    deadline = time.monotonic() + timeout_s
+    while not follower.settle(result):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution {execution_arn} did not end within {timeout_s} s")
+        time.sleep(0.02)
+    return result

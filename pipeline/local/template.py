@@ -65,6 +65,24 @@ def load_template(path: Path) -> dict[str, Any]:
     return document
 
 
+def function_environment(template: dict[str, Any], logical_id: str | None = None,
+                         overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment variables the template gives a function (Globals, then the function's own),
+    with parameter Refs at their defaults or overrides. Other intrinsics resolve to an empty string:
+    they name resources that exist only once deployed."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(overrides or {})
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    if logical_id is not None:
+        properties = template["Resources"][logical_id].get("Properties", {})
+        variables.update(properties.get("Environment", {}).get("Variables", {}))
+    return {
+        name: values.get(value["Ref"], "") if isinstance(value, dict) and "Ref" in value
+        else "" if isinstance(value, dict) else str(value)
+        for name, value in variables.items()
+    }
+
+
 def parse_parameter_overrides(overrides: list[str]) -> dict[str, str]:
     """`sam deploy --parameter-overrides` syntax: Key=Value (quotes around the value allowed)."""
     values: dict[str, str] = {}

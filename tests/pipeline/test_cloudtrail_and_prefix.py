@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import run_one
+from tests.conftest import follow_execution, run_one
 
 
 def test_cloudtrail_mode_delivers_the_raw_key(deploy, files):
@@ -31,13 +31,6 @@ def test_folder_markers_under_the_prefix_stop_at_the_choice(deploy):
     cloud = deploy(KeyPrefix="incoming/", FailureRate=0)
     cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key="incoming/batch-7/", Body=b"")
     (delivery,) = cloud.bus.deliveries
-    from pipeline.driver import ExecutionFollower, FileResult
-
-    result = FileResult(file="-", bucket=cloud.stack.bucket, key="incoming/batch-7/", execution_arn=delivery.execution_arn)
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
-    import time
-
-    while not follower.settle(result):
-        time.sleep(0.05)
+    result = follow_execution(cloud, delivery.execution_arn, key="incoming/batch-7/")
     assert result.status == "SUCCEEDED"
     assert result.states == ["Check File Extension", "Route By Extension", "Skip Folder Marker"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline.local.faults import Fault
-from tests.conftest import run_one
+from tests.conftest import follow_execution, run_one
 
 SUCCESS_PATH = ["Check File Extension", "Route By Extension", "Process CSV", "Processed"]
 
@@ -67,16 +67,7 @@ def test_a_malformed_event_sent_to_the_state_machine_is_notified(cloud):
     sfn = cloud.clients.stepfunctions
     arn = sfn.start_execution(stateMachineArn=cloud.stack.state_machine_arn, name="malformed",
                               input=json.dumps({"detail-type": "Object Created", "detail": {"object": {"key": "lost.csv"}}}))["executionArn"]
-    from pipeline.driver import ExecutionFollower, FileResult
-
-    result = FileResult(file="-", bucket="-", key="-", execution_arn=arn)
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
-    for _ in range(200):
-        if follower.settle(result):
-            break
-        import time
-
-        time.sleep(0.05)
+    result = follow_execution(cloud, arn)
     assert result.status == "FAILED"
     assert result.error == "MalformedEventError"
     assert result.notification.subject == "[file pipeline] Failed: unreadable event"

@@ -2,7 +2,6 @@
 
 import pytest
 
-from pipeline.local.faults import Fault
 from tests.conftest import run_one
 
 

@@ -4,18 +4,8 @@ import json
 import threading
 import time
 
-from pipeline.driver import ExecutionFollower, FileResult
-from tests.conftest import run_one
-
-
-def follow(cloud, execution_arn: str) -> FileResult:
-    result = FileResult(file="-", bucket=cloud.stack.bucket, key="-", execution_arn=execution_arn)
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
-    deadline = time.monotonic() + 60
-    while not follower.settle(result):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    return result
+from pipeline.driver import FileResult
+from tests.conftest import follow_execution as follow, run_one
 
 
 def summary(cloud, result: FileResult) -> dict:

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from pipeline.driver import ExecutionFollower, FileResult
-from tests.conftest import run_one
+from tests.conftest import follow_execution
 
 CSV = b"id,v\n1,2\n"
 NFC = unicodedata.normalize("NFC", "café-résumé.csv")
@@ -99,10 +99,7 @@ def test_malformed_events_sent_straight_to_the_state_machine_fail_with_a_notific
     sfn = cloud.clients.stepfunctions
     arn = sfn.start_execution(stateMachineArn=cloud.stack.state_machine_arn, name=f"bad-{name.replace(' ', '-')}",
                               input=json.dumps(BAD_EVENTS[name]))["executionArn"]
-    result = FileResult(file="-", bucket="-", key="-", execution_arn=arn)
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
-    while not follower.settle(result):
-        time.sleep(0.02)
+    result = follow_execution(cloud, arn)
     assert result.status == "FAILED"
     assert result.error in ("MalformedEventError", "UnrecognizedEventError")
     assert result.notification is not None
