@@ -115,14 +115,18 @@ class LocalCloud:
                 invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
                 on_execution_end=on_execution_end, optimized=optimized,
             ))
-            not_emulated = _create_stack(clients, packaged, stack_name, overrides)
-            resolver = _resolver(clients, packaged, stack_name, region)
-            not_emulated = [item for item in not_emulated
-                            if resolver.condition(packaged.cloudformation["Resources"][item.logical_id].get("Condition"))]
+            skipped_types = _create_stack(clients, packaged, stack_name, overrides)
+            deployed = PipelineStack.discover(clients, stack_name)
+            resolver = TemplateResolver(packaged.cloudformation, packaged.parameters, deployed.resources,
+                                        region, ACCOUNT_ID, stack_name)
+            not_emulated = [
+                NotEmulated(logical_id, resource["Type"])
+                for logical_id, resource in packaged.cloudformation["Resources"].items()
+                if resource["Type"] in skipped_types and resolver.condition(resource.get("Condition"))
+            ]
             _complete_buckets(clients, packaged, resolver)
             _apply_substitutions(clients, packaged, resolver)
             bus.trails.extend(_trails(packaged, resolver))
-            deployed = PipelineStack.discover(clients, stack_name)
             for spec in _function_specs(clients, packaged, deployed):
                 runtime.register(spec)
             yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan)
@@ -151,7 +155,8 @@ def publish_execution_metrics(clients: Clients, state_machine_arn: str, status: 
 
 
 def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
-                  overrides: dict[str, str]) -> list[NotEmulated]:
+                  overrides: dict[str, str]) -> set[str]:
+    """Create the stack in moto's CloudFormation; returns the resource types it skipped."""
     clients.s3.create_bucket(Bucket=CODE_BUCKET)
     for function in packaged.functions.values():
         clients.s3.put_object(Bucket=CODE_BUCKET, Key=function.zip_key, Body=function.zip_bytes)
@@ -166,16 +171,11 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
     status = clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise TemplateError(f"offline deploy of {packaged.source.name} ended in {status}")
-    skipped_types = {
+    return {
         str(warning.message).split("Tried to parse ", 1)[1].split(" but", 1)[0]
         for warning in caught
         if "Tried to parse" in str(warning.message)
     }
-    return [
-        NotEmulated(logical_id, resource["Type"])
-        for logical_id, resource in packaged.cloudformation["Resources"].items()
-        if resource["Type"] in skipped_types
-    ]
 
 
 def _for_moto(cloudformation: dict[str, Any]) -> dict[str, Any]:
@@ -201,16 +201,6 @@ def _apply_substitutions(clients: Clients, packaged: PackagedTemplate, resolver:
         clients.stepfunctions.update_state_machine(
             stateMachineArn=resolver.resolve({"Ref": logical_id}), definition=definition
         )
-
-
-def _resolver(clients: Clients, packaged: PackagedTemplate, stack_name: str, region: str) -> TemplateResolver:
-    physical_ids = {}
-    paginator = clients.cloudformation.get_paginator("list_stack_resources")
-    for page in paginator.paginate(StackName=stack_name):
-        for summary in page["StackResourceSummaries"]:
-            if summary.get("LogicalResourceId"):
-                physical_ids[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
-    return TemplateResolver(packaged.cloudformation, packaged.parameters, physical_ids, region, ACCOUNT_ID, stack_name)
 
 
 def _complete_buckets(clients: Clients, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
