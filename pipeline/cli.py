@@ -19,6 +19,10 @@ class UsageError(Exception):
     """Something the user asked for cannot be done as asked: one clear line, exit status 2."""
 
 
+def add_template_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", default="template.yaml", help="the SAM template (default: template.yaml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -35,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stack", help="name of a deployed stack to use instead of the offline cloud")
     run.add_argument("--region", help="AWS region of --stack (default: your AWS configuration's)")
     run.add_argument("--prefix", default="", help="key prefix to upload under (default: none)")
-    run.add_argument("--template", default="template.yaml", help="template to deploy offline (default: template.yaml)")
+    add_template_option(run)
     run.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
                      help="offline only: template parameters, as for `sam deploy --parameter-overrides`")
     run.add_argument("--time-scale", type=float, default=1.0, metavar="FACTOR",
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the state machine (Mermaid or SVG)",
         description="Render the state machine of the template (its ASL file with the substitutions) as Mermaid text or SVG.",
     )
-    graph.add_argument("--template", default="template.yaml", help="template to read (default: template.yaml)")
+    add_template_option(graph)
     graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
     graph.add_argument("--output", "-o", help="write to this file instead of standard output")
     graph.add_argument("--update-readme", metavar="README", help="rewrite the generated diagram block of this README")
@@ -61,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="what a million files cost on AWS, STANDARD against EXPRESS",
         description="Count the state transitions of every path of the state machine and price a million files.",
     )
-    cost.add_argument("--template", default="template.yaml", help="template to read (default: template.yaml)")
+    add_template_option(cost)
     cost.add_argument("--csv-share", type=float, default=0.9, help="share of uploads that are .csv files (default 0.9)")
     cost.add_argument("--failure-rate", type=float, default=0.33, help="share of .csv files that fail (default 0.33)")
     cost.add_argument("--express-seconds", type=float, default=0.3, help="duration of one EXPRESS execution (default 0.3)")
