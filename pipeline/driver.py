@@ -1,9 +1,10 @@
 """Upload files to a pipeline stack and follow each to its end: offline or in AWS alike.
 
 Everything goes through boto3 clients and public APIs: PutObject, TestEventPattern (is the
-upload expected to start an execution at all?), ListExecutions and DescribeExecution (which
-execution did it start?), and GetExecutionHistory (which states ran, and what notification was
-published). The same code follows the offline cloud and a deployed stack.
+upload expected to start an execution at all?), ListExecutions (which executions have ended?)
+and GetExecutionHistory (which object did an execution announce, how did it end, which states
+ran, and what notification was published). The same code follows the offline cloud and a
+deployed stack.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -22,6 +24,7 @@ from pipeline.stack import PipelineStack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED"}
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
+CLOCK_SKEW = timedelta(minutes=5)  # between this machine and the Step Functions service
 
 
 @dataclass(frozen=True)
@@ -226,62 +229,98 @@ class DeadLetterWatcher:
                              f"the event is kept in the dead-letter queue {self._queue_url}")
 
 
-class ExecutionFollower:
-    """Finds the execution each upload started, and reads it once it has ended."""
+EXECUTION_END_EVENTS = {
+    "ExecutionSucceeded": ("SUCCEEDED", None),
+    "ExecutionFailed": ("FAILED", "executionFailedEventDetails"),
+    "ExecutionTimedOut": ("TIMED_OUT", "executionTimedOutEventDetails"),
+    "ExecutionAborted": ("ABORTED", "executionAbortedEventDetails"),
+}
 
-    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False):
+
+ENDED = {status for status, _ in EXECUTION_END_EVENTS.values()}
+
+
+class ExecutionFollower:
+    """Finds the execution each upload started, and reads it once it has ended.
+
+    One GetExecutionHistory per execution tells everything: its input (which object it
+    announces), its end (status, error, cause), the states it went through and the notification
+    it published. ListExecutions says which executions have ended, so no running execution is
+    read, and none is described.
+    """
+
+    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False, page_size: int = 50):
         self._sfn = clients.stepfunctions
         self._keep_history = keep_history
         self._state_machine_arn = state_machine_arn
-        self._seen: set[str] = set()
+        self._page_size = page_size
+        # Executions started before the follower are someone else's (with a margin for clocks).
+        self._since = datetime.now(timezone.utc) - CLOCK_SKEW
+        self._running: set[str] = set()
+        self._read: set[str] = set()
+        self._ended: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
-        self._claimed: set[str] = set()
-        self._status: dict[str, str] = {}
 
     def refresh(self) -> None:
-        """Read the newest executions: new ones are matched to their objects, and every listed
-        one's status is noted, so a running execution costs no DescribeExecution call."""
-        self._status = {}
+        """List the newest executions (newest first) until every execution seen running is
+        covered; read the history of each one that has ended since."""
+        waiting = set(self._running)
         paginator = self._sfn.get_paginator("list_executions")
-        for page in paginator.paginate(stateMachineArn=self._state_machine_arn, PaginationConfig={"PageSize": 100}):
-            known = False
-            for execution in page["executions"]:
-                arn = execution["executionArn"]
-                self._status[arn] = execution["status"]
-                if arn in self._seen:
-                    known = True
+        pages = paginator.paginate(stateMachineArn=self._state_machine_arn,
+                                   PaginationConfig={"PageSize": self._page_size})
+        for page in pages:
+            older = False
+            for listed in page["executions"]:
+                arn = listed["executionArn"]
+                waiting.discard(arn)
+                if listed["startDate"] < self._since:
+                    older = True
                     continue
-                self._seen.add(arn)
-                described = self._sfn.describe_execution(executionArn=arn)
-                announced = announced_object(described.get("input", ""))
-                if announced:
-                    self._by_object.setdefault(announced, []).append(arn)
-                    self._by_object.setdefault((announced[0], announced[1], None), []).append(arn)
-            if known:  # newest first: the rest of the list was seen before
+                if arn in self._read:
+                    continue
+                history = self._history(arn) if listed["status"] in ENDED else []
+                if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
+                    self._running.add(arn)  # running, or listed as ended before its history says so
+                    continue
+                self._running.discard(arn)
+                self._remember(arn, listed, history)
+            if older or not waiting:
                 return
+
+    def _remember(self, arn: str, listed: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        self._read.add(arn)
+        self._ended[arn] = (listed, history)
+        announced = announced_object(execution_input(history))
+        if announced:
+            self._by_object.setdefault(announced, []).append(arn)
+            self._by_object.setdefault((announced[0], announced[1], None), []).append(arn)
 
     def settle(self, result: FileResult) -> bool:
         """Fill in the result if its execution has ended; False while it runs or is not seen yet."""
         if result.execution_arn is None:
             candidates = self._by_object.get((result.bucket, result.key, result.version_id), [])
-            candidates = [arn for arn in candidates if arn not in self._claimed]
             if not candidates:
                 return False
-            result.execution_arn = candidates[0]
-            self._claimed.add(candidates[0])
-        if self._status.get(result.execution_arn) == "RUNNING":  # listed just now, still running
-            return False
-        described = self._sfn.describe_execution(executionArn=result.execution_arn)
-        if described["status"] not in TERMINAL:
-            return False
-        result.status = described["status"]
-        result.error = described.get("error")
-        result.cause = described.get("cause")
-        if described.get("stopDate") and described.get("startDate"):
-            result.duration_ms = round((described["stopDate"] - described["startDate"]).total_seconds() * 1000, 1)
-            if result.uploaded_at is not None:  # upload to terminal state
-                result.latency_ms = round((described["stopDate"].timestamp() - result.uploaded_at) * 1000, 1)
-        history = self._history(result.execution_arn)
+            result.execution_arn = candidates.pop(0)
+            for key in ((result.bucket, result.key, result.version_id), (result.bucket, result.key, None)):
+                if result.execution_arn in self._by_object.get(key, []):
+                    self._by_object[key].remove(result.execution_arn)
+        ended = self._ended.pop(result.execution_arn, None)
+        if ended is None:  # an execution the listing has not shown ended: read it directly
+            history = self._history(result.execution_arn)
+            if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
+                return False
+            ended = ({}, history)
+        listed, history = ended
+        result.status, details = EXECUTION_END_EVENTS[history[-1]["type"]]
+        failure = history[-1].get(details, {}) if details else {}
+        result.error = failure.get("error")
+        result.cause = failure.get("cause")
+        started_at = listed.get("startDate") or history[0]["timestamp"]
+        stopped_at = listed.get("stopDate") or history[-1]["timestamp"]
+        result.duration_ms = round((stopped_at - started_at).total_seconds() * 1000, 1)
+        if result.uploaded_at is not None:  # upload to terminal state
+            result.latency_ms = round((stopped_at.timestamp() - result.uploaded_at) * 1000, 1)
         result.visits = visits_from_history(history)
         result.states = [visit.name for visit in result.visits]
         result.notification = notification_from_history(history)
@@ -295,6 +334,14 @@ class ExecutionFollower:
         for page in paginator.paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return events
+
+
+def execution_input(history: list[dict[str, Any]]) -> str:
+    """The input an execution started with, from its ExecutionStarted event."""
+    for event in history:
+        if event["type"] == "ExecutionStarted":
+            return event.get("executionStartedEventDetails", {}).get("input", "")
+    return ""
 
 
 def payload_digest(payload: Any) -> str:

@@ -92,7 +92,11 @@ class LocalCloud:
             runtime = LambdaRuntime(f"http://{host}:{port}", region, max_environments)
             stack.callback(runtime.close)
             plan = FaultPlan(list(faults))
-            bus = EventBus(ACCOUNT_ID, region, clients, [], plan)
+            starter = None
+            if optimized:
+                def starter(state_machine_arn: str, name: str, execution_input: str) -> str:
+                    return moto_hooks.start_execution(ACCOUNT_ID, region, state_machine_arn, name, execution_input)
+            bus = EventBus(ACCOUNT_ID, region, clients, [], plan, starter)
             clock = moto_hooks.ScaledClock(time_scale)
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:

@@ -16,32 +16,49 @@ fails loudly if the pinned moto changes under any of them.
   (ExecutionsSucceeded, ExecutionsFailed, ...) that the template's alarm watches.
 - State machines created by CloudFormation land in the backend that executes them (moto puts
   them in its non-executing backend, where the execution API cannot see them).
+- The engine's Lambda tasks call the runtime directly (moto would go through botocore, its stub
+  and its Lambda responses for every task), and EventBridge starts executions in the Step
+  Functions backend directly: the same results and the same AWS errors, without the round trips.
+- JSONPath expressions are parsed once (moto's interpreter re-parses them at every state).
+- Step Functions responses are written straight to JSON (moto walks the service model member by
+  member, which made GetExecutionHistory the most expensive call of a run).
 """
 
 from __future__ import annotations
 
+import calendar
+import enum
 import json
 import logging
+import io
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
 import moto
-from moto.awslambda.models import LambdaFunction
-from moto.core.exceptions import JsonRESTError
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import JsonRESTError, ServiceException as MotoServiceException
+from moto.core.responses import ActionContext, ActionResult
 from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications as s3_notifications
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
+from moto.stepfunctions.parser.asl.component.common.path import result_path as moto_result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sns
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -132,12 +149,119 @@ TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns)
 
 @lru_cache(maxsize=32)
 def _cached_task_client(region: str, service: str) -> Any:
+    """boto3 clients are thread-safe and cost ~10 ms to build: one per region and service."""
     return moto_boto_client.boto_client_for(region=region, service=service)
 
 
-def _task_client(region: str, service: str, state_credentials: Any = None) -> Any:
-    """boto3 clients are thread-safe and cost ~10 ms to build: one per region and service."""
-    return _cached_task_client(region, service)
+def as_client_error(error: Exception, operation: str) -> ClientError:
+    """A moto service error as botocore raises it from the HTTP response moto would send."""
+    if isinstance(error, JsonRESTError):
+        code, message, status = error.error_type, error.message, int(error.code)
+    elif isinstance(error, MotoServiceException):
+        code, message, status = error.code, error.message, 400
+    else:
+        raise TypeError(f"not a moto service error: {error!r}")
+    metadata = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata}, operation)
+
+
+class DirectLambdaClient:
+    """The Lambda client of the engine's tasks: a synchronous Invoke goes straight to the
+    runtime, answered as botocore answers it from moto (StatusCode, FunctionError, Payload);
+    any other call or invocation type goes through the real client."""
+
+    def __init__(self, client: Any, region: str, invoke: LambdaInvoker):
+        self._client = client
+        self._region = region
+        self._invoke = invoke
+
+    def invoke(self, **parameters: Any) -> dict[str, Any]:
+        if parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
+            return self._client.invoke(**parameters)
+        name = str(parameters["FunctionName"])
+        account = name.split(":")[4] if name.startswith("arn:") else DEFAULT_ACCOUNT_ID
+        payload = parameters.get("Payload") or b"{}"
+        body = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
+        try:
+            function = lambda_backends[account][self._region].get_function(name, parameters.get("Qualifier"))
+            result, errored = self._invoke(function.function_arn, body)
+        except (JsonRESTError, MotoServiceException) as error:
+            raise as_client_error(error, "Invoke") from None
+        data = result.encode("utf-8")
+        response: dict[str, Any] = {
+            "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200, "HTTPHeaders": {},
+                                 "RetryAttempts": 0},
+            "StatusCode": 200,
+            "Payload": StreamingBody(io.BytesIO(data), len(data)),
+        }
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def start_execution(account_id: str, region: str, state_machine_arn: str, name: str, execution_input: str) -> str:
+    """StartExecution in the executing Step Functions backend; moto's errors as ClientError."""
+    try:
+        backend = stepfunctions_parser_backends[account_id][region]
+        return backend.start_execution(state_machine_arn, name, execution_input).execution_arn
+    except (JsonRESTError, MotoServiceException) as error:
+        raise as_client_error(error, "StartExecution") from None
+
+
+@lru_cache(maxsize=256)
+def _cached_json_path(path: str) -> Any:
+    from jsonpath_ng.ext import parse
+
+    return parse(path)
+
+
+@lru_cache(maxsize=256)
+def _cached_result_path(path: str) -> Any:
+    from jsonpath_ng import parse
+
+    return parse(path)
+
+
+FAST_JSON_SERVICES = frozenset({"stepfunctions"})
+
+
+def _json_value(value: Any) -> Any:
+    """What moto's JSON serializer writes for a value: epoch timestamps truncated to the
+    millisecond, enums by value, nothing for None."""
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items() if item is not None}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, datetime):
+        seconds = calendar.timegm(value.timetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+    if isinstance(value, enum.Enum):
+        return value.value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(type(value).__name__)
+
+
+_original_execute_result = ActionResult.execute_result
+
+
+def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
+    """Plain dict results of JSON-protocol services in FAST_JSON_SERVICES, written directly;
+    anything else (objects, paginated or error results) goes through moto's serializer."""
+    if (type(self) is ActionResult and isinstance(self.result, dict)
+            and context.service_model.service_name in FAST_JSON_SERVICES
+            and context.service_model.protocol == "json"):
+        try:
+            body = json.dumps(_json_value(self.result))
+        except TypeError:
+            return _original_execute_result(self, context)
+        version = context.service_model.metadata.get("jsonVersion", "1.0")
+        status = context.operation_model.http.get("responseCode", 200)
+        return status, {"Content-Type": f"application/x-amz-json-{version}"}, body
+    return _original_execute_result(self, context)
 
 
 def event_pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
@@ -219,7 +343,18 @@ def installed(
         status = getattr(execution.exec_status, "value", str(execution.exec_status))
         on_execution_end(execution.state_machine.arn, status, duration_ms)
 
+    direct_lambda: dict[str, DirectLambdaClient] = {}
+
+    def task_client(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = _cached_task_client(region, service)
+        if service != "lambda":
+            return client
+        if region not in direct_lambda:
+            direct_lambda[region] = DirectLambdaClient(client, region, invoke)
+        return direct_lambda[region]
+
     saved = [(module, "boto_client_for", module.boto_client_for) for module in TASK_CLIENT_MODULES]
+    saved += [(moto_json_path, "parse", moto_json_path.parse), (moto_result_path, "parse", moto_result_path.parse)]
     saved += [
         (BaseExecutionWorkerCommunication, "terminated", original_terminated),
         (SNSBackend, "publish", original_publish),
@@ -230,14 +365,18 @@ def installed(
         (AmazonStateLanguageParser, "parse", AmazonStateLanguageParser.__dict__["parse"]),
         (EventsHandler, "test_event_pattern", EventsHandler.test_event_pattern),
         (stepfunctions_models, "stepfunctions_backends", stepfunctions_models.stepfunctions_backends),
+        (ActionResult, "execute_result", _original_execute_result),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
     if optimized:
         for module in TASK_CLIENT_MODULES:
-            module.boto_client_for = _task_client  # type: ignore[attr-defined]
+            module.boto_client_for = task_client  # type: ignore[attr-defined]
+        moto_json_path.parse = _cached_json_path  # type: ignore[assignment]
+        moto_result_path.parse = _cached_result_path  # type: ignore[assignment]
         AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
+        ActionResult.execute_result = fast_execute_result  # type: ignore[method-assign]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]
