@@ -92,6 +92,14 @@ def object_key(path: Path, prefix: str) -> str:
     return prefix + path.name
 
 
+@dataclass
+class _InFlight:
+    result: FileResult
+    started: float
+    size: int
+    asked: bool = False  # has EventBridge been asked whether a rule matches this upload?
+
+
 def run_files(
     clients: Any,
     stack: PipelineStack,
@@ -101,59 +109,62 @@ def run_files(
     window: int = 16,
     timeout_s: float = 300.0,
     poll_s: float = 0.05,
+    ask_after_s: float = 0.5,
     on_result: Progress | None = None,
     keep_history: bool = False,
 ) -> list[FileResult]:
     """Upload each file and follow the execution it triggers, at most `window` in flight.
 
+    An upload with no ended execution after ask_after_s is checked with TestEventPattern: when
+    no rule matches, it is IGNORED with the reason. (Most uploads end first and are never asked.)
     keep_history keeps each execution's history on its result, for a report.
     """
     results = [FileResult(file=str(path), bucket=stack.bucket, key=object_key(path, prefix)) for path in files]
     follower = ExecutionFollower(clients, stack.state_machine_arn, keep_history=keep_history)
     dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url)
-    pending: list[tuple[FileResult, float]] = []
+    pending: list[_InFlight] = []
     next_upload = 0
     finished = 0
     while next_upload < len(results) or pending:
         while next_upload < len(results) and len(pending) < window:
             result = results[next_upload]
-            _upload(clients, stack, Path(result.file), result)
+            size = _upload(clients, stack, Path(result.file), result)
+            pending.append(_InFlight(result, time.monotonic(), size))
             next_upload += 1
-            if result.status == "IGNORED":
-                finished += 1
-                if on_result:
-                    on_result(result, finished, len(results))
-            else:
-                pending.append((result, time.monotonic()))
         follower.refresh()
-        dead_letters.refresh([result for result, _ in pending if result.execution_arn is None])
+        dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
         still_pending = []
-        for result, started in pending:
-            if result.status == "DEAD_LETTERED" or follower.settle(result) or time.monotonic() - started > timeout_s:
-                if result.status not in TERMINAL:
+        for flight in pending:
+            result, waited = flight.result, time.monotonic() - flight.started
+            if result.execution_arn is None and not flight.asked and waited >= ask_after_s:
+                flight.asked = True
+                reason = _why_no_rule_fires(clients, stack, result.key, flight.size)
+                if reason:
+                    result.status = "IGNORED"
+                    result.reason = reason
+            if result.status in ("DEAD_LETTERED", "IGNORED") or follower.settle(result) or waited > timeout_s:
+                if result.status not in TERMINAL and result.status != "IGNORED":
                     result.status = "TIMED_OUT"
                     result.reason = f"no terminal state within {timeout_s:.0f} s"
                 finished += 1
                 if on_result:
                     on_result(result, finished, len(results))
             else:
-                still_pending.append((result, started))
+                still_pending.append(flight)
         pending = still_pending
         if pending:
             time.sleep(poll_s)
     return results
 
 
-def _upload(clients: Any, stack: PipelineStack, path: Path, result: FileResult) -> None:
+def _upload(clients: Any, stack: PipelineStack, path: Path, result: FileResult) -> int:
+    """Upload the file; returns its size."""
     body = path.read_bytes()
     result.uploaded_at = time.time()
     response = clients.s3.put_object(Bucket=stack.bucket, Key=result.key, Body=body)
     result.version_id = response.get("VersionId")
     result.status = "UPLOADED"
-    reason = _why_no_rule_fires(clients, stack, result.key, len(body))
-    if reason:
-        result.status = "IGNORED"
-        result.reason = reason
+    return len(body)
 
 
 def _why_no_rule_fires(clients: Any, stack: PipelineStack, key: str, size: int) -> str | None:

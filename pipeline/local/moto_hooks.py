@@ -47,6 +47,7 @@ from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError, ServiceException as MotoServiceException
 from moto.core.responses import ActionContext, ActionResult
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
@@ -156,7 +157,7 @@ def _cached_task_client(region: str, service: str) -> Any:
 def as_client_error(error: Exception, operation: str) -> ClientError:
     """A moto service error as botocore raises it from the HTTP response moto would send."""
     if isinstance(error, JsonRESTError):
-        code, message, status = error.error_type, error.message, int(error.code)
+        code, message, status = error.error_type or "", error.message, int(error.code)
     elif isinstance(error, MotoServiceException):
         code, message, status = error.code, error.message, 400
     else:
@@ -211,6 +212,11 @@ def start_execution(account_id: str, region: str, state_machine_arn: str, name: 
         raise as_client_error(error, "StartExecution") from None
 
 
+def put_metric_data(account_id: str, region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+    """PutMetricData in the CloudWatch backend, as a service publishes its own metrics."""
+    cloudwatch_backends[account_id][region].put_metric_data(namespace, metric_data)
+
+
 @lru_cache(maxsize=256)
 def _cached_json_path(path: str) -> Any:
     from jsonpath_ng.ext import parse
@@ -228,21 +234,62 @@ def _cached_result_path(path: str) -> Any:
 FAST_JSON_SERVICES = frozenset({"stepfunctions"})
 
 
-def _json_value(value: Any) -> Any:
-    """What moto's JSON serializer writes for a value: epoch timestamps truncated to the
-    millisecond, enums by value, nothing for None."""
+def _epoch(value: datetime) -> int | float:
+    """A timestamp as moto's JSON serializer writes it: epoch seconds, truncated to the ms."""
+    seconds = calendar.timegm(value.timetuple())
+    return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+
+
+def _json_value(value: Any, timestamps: frozenset[str], key: str = "") -> Any:
+    """What moto's JSON serializer writes for a value: timestamps (datetimes, and ISO strings
+    in timestamp members) as epoch seconds, enums by value, nothing for None."""
     if isinstance(value, dict):
-        return {key: _json_value(item) for key, item in value.items() if item is not None}
+        return {name: _json_value(item, timestamps, name) for name, item in value.items() if item is not None}
     if isinstance(value, (list, tuple)):
-        return [_json_value(item) for item in value]
+        return [_json_value(item, timestamps) for item in value]
     if isinstance(value, datetime):
-        seconds = calendar.timegm(value.timetuple())
-        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+        return _epoch(value)
+    if isinstance(value, str) and key in timestamps:
+        return _epoch(datetime.fromisoformat(value))
     if isinstance(value, enum.Enum):
         return value.value
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     raise TypeError(type(value).__name__)
+
+
+_TIMESTAMP_MEMBERS: dict[tuple[str, str], frozenset[str] | None] = {}
+
+
+def _timestamp_members(service: str, operation: str, output_shape: Any) -> frozenset[str] | None:
+    """Names of the output's timestamp members; None if a name is a timestamp in one place and
+    something else in another (then only moto's serializer, which follows the shapes, is right)."""
+    if (service, operation) not in _TIMESTAMP_MEMBERS:
+        _TIMESTAMP_MEMBERS[service, operation] = _find_timestamp_members(output_shape)
+    return _TIMESTAMP_MEMBERS[service, operation]
+
+
+def _find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
+    kinds: dict[str, set[bool]] = {}
+    seen: set[str] = set()
+
+    def walk(shape: Any) -> None:
+        if shape is None or shape.name in seen:
+            return
+        seen.add(shape.name)
+        if shape.type_name == "structure":
+            for name, member in shape.members.items():
+                kinds.setdefault(name, set()).add(member.type_name == "timestamp")
+                walk(member)
+        elif shape.type_name == "list":
+            walk(shape.member)
+        elif shape.type_name == "map":
+            walk(shape.value)
+
+    walk(output_shape)
+    if any(len(kind) > 1 for kind in kinds.values()):
+        return None
+    return frozenset(name for name, kind in kinds.items() if True in kind)
 
 
 _original_execute_result = ActionResult.execute_result
@@ -251,16 +298,19 @@ _original_execute_result = ActionResult.execute_result
 def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
     """Plain dict results of JSON-protocol services in FAST_JSON_SERVICES, written directly;
     anything else (objects, paginated or error results) goes through moto's serializer."""
-    if (type(self) is ActionResult and isinstance(self.result, dict)
-            and context.service_model.service_name in FAST_JSON_SERVICES
-            and context.service_model.protocol == "json"):
-        try:
-            body = json.dumps(_json_value(self.result))
-        except TypeError:
-            return _original_execute_result(self, context)
-        version = context.service_model.metadata.get("jsonVersion", "1.0")
-        status = context.operation_model.http.get("responseCode", 200)
-        return status, {"Content-Type": f"application/x-amz-json-{version}"}, body
+    service = context.service_model
+    if type(self) is ActionResult and isinstance(self.result, dict) and service.service_name in FAST_JSON_SERVICES \
+            and service.protocol == "json":
+        operation = context.operation_model
+        timestamps = _timestamp_members(service.service_name, operation.name, operation.output_shape)
+        if timestamps is not None:
+            try:
+                body = json.dumps(_json_value(self.result, timestamps))
+            except (TypeError, ValueError):
+                return _original_execute_result(self, context)
+            version = service.metadata.get("jsonVersion", "1.0")
+            status = operation.http.get("responseCode", 200)
+            return status, {"Content-Type": f"application/x-amz-json-{version}"}, body
     return _original_execute_result(self, context)
 
 
