@@ -20,6 +20,8 @@ fails loudly if the pinned moto changes under any of them.
   and its Lambda responses for every task), and EventBridge starts executions in the Step
   Functions backend directly: the same results and the same AWS errors, without the round trips.
 - JSONPath expressions are parsed once (moto's interpreter re-parses them at every state).
+- An ended execution keeps its history and lets its interpreter go (moto keeps every
+  execution's environment, worker and threads for as long as the cloud runs).
 - Step Functions responses are written straight to JSON (moto walks the service model member by
   member, which made GetExecutionHistory the most expensive call of a run).
 """
@@ -65,6 +67,7 @@ from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 PINNED_MOTO = "5.2.5"
 
@@ -210,6 +213,42 @@ def start_execution(account_id: str, region: str, state_machine_arn: str, name: 
         return backend.start_execution(state_machine_arn, name, execution_input).execution_arn
     except (JsonRESTError, MotoServiceException) as error:
         raise as_client_error(error, "StartExecution") from None
+
+
+class _EndedEventManager:
+    def __init__(self, history: list[dict[str, Any]]):
+        self._history = history
+
+    def get_event_history(self) -> list[dict[str, Any]]:
+        return list(self._history)  # read-only from here on: no deep copy needed
+
+
+class _EndedEnvironment:
+    def __init__(self, history: list[dict[str, Any]]):
+        self.event_manager = _EndedEventManager(history)
+
+
+class EndedWorker:
+    """What an ended execution keeps of its worker: the history, for GetExecutionHistory."""
+
+    def __init__(self, history: list[dict[str, Any]]):
+        self.env = _EndedEnvironment(history)
+
+    def stop(self, stop_date: Any = None, error: Any = None, cause: Any = None) -> None:
+        """Stopping an ended execution changes nothing."""
+
+
+def release_interpreter(execution: Any) -> None:
+    """Keep an ended execution's history; let its interpreter, environment and threads go."""
+    worker = execution.exec_worker
+    if worker is None or getattr(worker, "env", None) is None:
+        return
+    execution.exec_worker = EndedWorker(worker.env.event_manager.get_event_history())
+    for thread in [thread for thread in TMP_THREADS if not thread.is_alive()]:
+        try:
+            TMP_THREADS.remove(thread)
+        except ValueError:  # removed by another ending execution meanwhile
+            pass
 
 
 def put_metric_data(account_id: str, region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
@@ -392,6 +431,8 @@ def installed(
         duration_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
         status = getattr(execution.exec_status, "value", str(execution.exec_status))
         on_execution_end(execution.state_machine.arn, status, duration_ms)
+        if optimized:
+            release_interpreter(execution)
 
     direct_lambda: dict[str, DirectLambdaClient] = {}
 

@@ -215,3 +215,26 @@ def test_direct_start_execution_fails_as_the_api_does(cloud):
         with pytest.raises(moto_hooks.ClientError) as api:
             sfn.start_execution(stateMachineArn=arn, name="hooks-api", input=execution_input)
         assert direct.value.response["Error"] == api.value.response["Error"]
+
+
+def test_ended_executions_keep_their_history_and_let_the_interpreter_go(cloud, files):
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    from tests.conftest import run_one
+
+    source = inspect.getsource(Execution.to_history_output)
+    assert "self.exec_worker.env" in source and "env.event_manager.get_event_history()" in source
+    assert isinstance(TMP_THREADS, list)
+    result = run_one(cloud, files, "hooks-release.csv")
+    execution = stepfunctions_parser_backends["123456789012"][cloud.clients.region].describe_execution(
+        result.execution_arn)
+    deadline = time.monotonic() + 5
+    while not isinstance(execution.exec_worker, moto_hooks.EndedWorker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert isinstance(execution.exec_worker, moto_hooks.EndedWorker)
+    events = cloud.clients.stepfunctions.get_execution_history(executionArn=result.execution_arn)["events"]
+    assert [event["type"] for event in events][0] == "ExecutionStarted"
+    assert [event["type"] for event in events][-1] == "ExecutionSucceeded"
+    assert not [thread for thread in TMP_THREADS if not thread.is_alive()][10:]  # ended threads are let go
