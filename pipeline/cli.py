@@ -163,8 +163,9 @@ def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list
         raise UsageError(f"cannot reach stack {args.stack!r}: {error}") from None
     if progress:
         print(f"Stack {stack.name}: uploading to s3://{stack.bucket}/{args.prefix}", file=sys.stderr)
+    # One ListExecutions a second: executions take seconds in AWS, and the API's quota is low.
     results = run_files(clients, stack, files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress,
-                        keep_history=bool(args.report))
+                        keep_history=bool(args.report), poll_s=1.0)
     if args.report:
         _write_report(args, results, f"stack {stack.name} (s3://{stack.bucket})", [])
     return results

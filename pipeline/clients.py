@@ -19,6 +19,7 @@ class Clients:
         self.session = session
         self.region = session.region_name
         self._config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
+        self.endpoints: dict[str, str] = {}  # service -> endpoint URL, for services served elsewhere
 
     @classmethod
     def offline(cls, region: str) -> Clients:
@@ -36,7 +37,7 @@ class Clients:
         return cls(boto3.session.Session(region_name=region, profile_name=profile))
 
     def _client(self, service: str) -> Any:
-        return self.session.client(service, config=self._config)
+        return self.session.client(service, config=self._config, endpoint_url=self.endpoints.get(service))
 
     @cached_property
     def s3(self) -> Any:
@@ -69,6 +70,10 @@ class Clients:
     @cached_property
     def cloudwatch(self) -> Any:
         return self._client("cloudwatch")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")
 
 
 def quick_timestamp(value: Any) -> datetime:

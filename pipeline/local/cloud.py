@@ -28,6 +28,7 @@ from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
+from pipeline.local.service_process import ServiceProcess
 from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
 from pipeline.stack import PipelineStack
 
@@ -79,8 +80,12 @@ class LocalCloud:
             dict(parameter_overrides) if isinstance(parameter_overrides, dict)
             else parse_parameter_overrides(list(parameter_overrides))
         )
-        packaged = package(Path(template), overrides, CODE_BUCKET, region)
         with ExitStack() as stack:
+            # DynamoDB in a process of its own (see service_process); plain moto keeps it here.
+            dynamodb = ServiceProcess() if optimized else None
+            if dynamodb is not None:
+                stack.callback(dynamodb.close)
+            packaged = package(Path(template), overrides, CODE_BUCKET, region)
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
@@ -135,6 +140,10 @@ class LocalCloud:
             ]
             _complete_buckets(clients, packaged, resolver)
             _apply_substitutions(clients, packaged, resolver)
+            if dynamodb is not None:
+                clients.endpoints["dynamodb"] = dynamodb.endpoint
+                _move_tables(clients, dynamodb.endpoint, packaged, resolver)
+                runtime.use_endpoint("dynamodb", dynamodb.endpoint)
             bus.trails.extend(_trails(packaged, resolver))
             for spec in _function_specs(clients, packaged, deployed):
                 runtime.register(spec)
@@ -146,6 +155,7 @@ class LocalCloud:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""
         from pipeline.driver import run_files
 
+        options.setdefault("poll_s", 0.02)  # offline, polling costs next to nothing
         return run_files(self.clients, self.stack, [Path(f) for f in files], prefix=prefix, **options)
 
 
@@ -255,6 +265,51 @@ def _complete_buckets(clients: Clients, packaged: PackagedTemplate, resolver: Te
             )
     # Bucket policies stay unapplied (and are reported as not emulated): moto evaluates their
     # Deny statements but not their conditions, so DenyInsecureTransport would deny everything.
+
+
+def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
+    """Create each table CloudFormation created in the DynamoDB at endpoint: keys, billing and
+    indexes as moto's CloudFormation made them, encryption, TTL and PITR (which moto's
+    CloudFormation ignores) from the template."""
+    source = clients.session.client("dynamodb")
+    target = clients.session.client("dynamodb", endpoint_url=endpoint)
+    for logical_id, resource in packaged.resources_of_type("AWS::DynamoDB::Table").items():
+        if not resolver.condition(resource.get("Condition")):
+            continue
+        name = resolver.resolve({"Ref": logical_id})
+        table = source.describe_table(TableName=name)["Table"]
+        properties = resolver.resolve(resource.get("Properties", {}))
+        definition: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": table["KeySchema"],
+            "AttributeDefinitions": table["AttributeDefinitions"],
+            "BillingMode": table.get("BillingModeSummary", {}).get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if definition["BillingMode"] == "PROVISIONED":
+            throughput = table["ProvisionedThroughput"]
+            definition["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": throughput["ReadCapacityUnits"],
+                "WriteCapacityUnits": throughput["WriteCapacityUnits"],
+            }
+        for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if table.get(index_kind):
+                definition[index_kind] = [
+                    {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
+                    for index in table[index_kind]
+                ]
+        sse = properties.get("SSESpecification", {})
+        if sse.get("SSEEnabled") in (True, "true"):
+            definition["SSESpecification"] = {"Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
+                                              **({"KMSMasterKeyId": sse["KMSMasterKeyId"]}
+                                                 if sse.get("KMSMasterKeyId") else {})}
+        target.create_table(**definition)
+        ttl = properties.get("TimeToLiveSpecification", {})
+        if ttl.get("Enabled") in (True, "true"):
+            target.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": ttl["AttributeName"]})
+        if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") in (True, "true"):
+            target.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True})
 
 
 def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trail]:

@@ -197,6 +197,10 @@ class LambdaRuntime:
         self._log_dir = Path(tempfile.mkdtemp(prefix="pipeline-lambda-logs-"))
         self.reports: list[InvocationReport] = []
 
+    def use_endpoint(self, service: str, endpoint_url: str) -> None:
+        """Send the handlers' calls to one service elsewhere (environments started from now on)."""
+        self._base_env[f"AWS_ENDPOINT_URL_{service.upper()}"] = endpoint_url
+
     def register(self, spec: FunctionSpec) -> None:
         for alias in (spec.name, spec.arn, spec.logical_id):
             self._functions[alias] = spec

@@ -64,3 +64,23 @@ def test_concurrent_duplicates_wait_for_one_result(deploy, files):
     assert len(summaries) == 1
     time.sleep(0.5)  # let the upload's own execution of the same version finish too
     assert reads_of(cloud, "racing.csv") == 2  # the first version once, the second version once
+
+
+def test_idempotency_records_live_in_the_table_the_template_declares(deploy, files):
+    """The table runs in its own DynamoDB process; it is the template's table all the same."""
+    cloud = deploy(FailureRate=0)
+    result = run_one(cloud, files, "recorded.csv")
+    table = cloud.stack.resources["IdempotencyTable"]
+    dynamodb = cloud.clients.dynamodb
+    assert dynamodb.meta.endpoint_url == cloud.clients.endpoints["dynamodb"]
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert described["SSEDescription"]["Status"] == "ENABLED"
+    assert dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expiration"}
+    backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    items = dynamodb.scan(TableName=table)["Items"]
+    completed = [item for item in items if item["status"]["S"] == "COMPLETED"]
+    assert result.status == "SUCCEEDED" and len(completed) >= 1
+    assert any(json.loads(item["data"]["S"]).get("key") == "recorded.csv" for item in completed)
