@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import os
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
@@ -49,7 +50,7 @@ class LocalCloud:
 
     def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
                  runtime: LambdaRuntime, bus: EventBus, clock: moto_hooks.ScaledClock,
-                 not_emulated: list[NotEmulated], faults: FaultPlan):
+                 not_emulated: list[NotEmulated], faults: FaultPlan, services: dict[str, ServiceProcess]):
         self.clients = clients
         self.stack = stack
         self.packaged = packaged
@@ -58,6 +59,17 @@ class LocalCloud:
         self.clock = clock
         self.not_emulated = not_emulated
         self.faults = faults
+        self.services = services
+
+    def processes(self) -> dict[str, list[int]]:
+        """The offline cloud's processes by role: its own, its service processes, and the
+        execution environments of each function (for profiling)."""
+        roles: dict[str, list[int]] = {"offline cloud": [os.getpid()]}
+        for service, process in self.services.items():
+            roles[service] = [process.pid]
+        for logical_id, pids in self.runtime.environment_pids().items():
+            roles[logical_id] = pids
+        return roles
 
     @classmethod
     @contextmanager
@@ -149,7 +161,8 @@ class LocalCloud:
                 runtime.register(spec)
             if optimized:
                 stack.enter_context(_fewer_collections())
-            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan)
+            services = {"dynamodb": dynamodb} if dynamodb is not None else {}
+            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services)
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""

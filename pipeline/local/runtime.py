@@ -284,6 +284,15 @@ class LambdaRuntime:
                 self._idle[spec.logical_id].append(environment)
             self._lock.notify()
 
+    def environment_pids(self) -> dict[str, list[int]]:
+        """Process ids of the execution environments started so far, by function."""
+        with self._lock:
+            environments = list(self._all)
+        pids: dict[str, list[int]] = {}
+        for environment in environments:
+            pids.setdefault(environment.spec.logical_id, []).append(environment.process.pid)
+        return pids
+
     def close(self) -> None:
         with self._lock:
             environments, self._all = self._all, []

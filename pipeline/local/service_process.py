@@ -26,6 +26,10 @@ class ServiceProcess:
         self._endpoint: str | None = None
 
     @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
     def endpoint(self) -> str:
         if self._endpoint is None:
             assert self._process.stdout is not None
