@@ -27,6 +27,7 @@ from pipeline.clients import Clients
 from pipeline.local import moto_hooks
 from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
+from pipeline.local.http_server import KeepAliveServer
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.service_process import ServiceProcess
@@ -101,13 +102,19 @@ class LocalCloud:
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
-            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            if optimized:  # connections kept open (see http_server)
+                server: Any = KeepAliveServer(moto_hooks.moto_wsgi_app())
+                endpoint = server.endpoint
+            else:
+                logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
+                server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             server.start()
             stack.callback(server.stop)
-            host, port = server.get_host_and_port()
+            if not optimized:
+                host, port = server.get_host_and_port()
+                endpoint = f"http://{host}:{port}"
             clients = Clients.offline(region)
-            runtime = LambdaRuntime(f"http://{host}:{port}", region, max_environments)
+            runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
             plan = FaultPlan(list(faults))
             starter = None

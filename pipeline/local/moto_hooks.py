@@ -251,6 +251,13 @@ def release_interpreter(execution: Any) -> None:
             pass
 
 
+def moto_wsgi_app() -> Any:
+    """moto's server as a WSGI application: every service, dispatched by host and headers."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
 def put_metric_data(account_id: str, region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
     """PutMetricData in the CloudWatch backend, as a service publishes its own metrics."""
     cloudwatch_backends[account_id][region].put_metric_data(namespace, metric_data)

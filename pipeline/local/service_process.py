@@ -10,7 +10,6 @@ other core: over 1,000 files the offline cloud's own CPU time per file went from
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 
@@ -52,15 +51,17 @@ class ServiceProcess:
 
 
 def main() -> None:
-    from moto.server import ThreadedMotoServer
+    from moto import mock_aws
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    from pipeline.local.http_server import KeepAliveServer
+    from pipeline.local.moto_hooks import moto_wsgi_app
+
+    mock_aws().start()  # moto's backends in this process, as its own server keeps them
+    server = KeepAliveServer(moto_wsgi_app())
     server.start()
-    host, port = server.get_host_and_port()
-    print(f"http://{host}:{port}", flush=True)
+    print(server.endpoint, flush=True)
     sys.stdin.read()  # until the offline cloud closes our stdin, or ends
-    server.stop()
+    server.server_close()  # its threads are daemons: they end with the process
 
 
 if __name__ == "__main__":

@@ -123,6 +123,14 @@ def test_start_execution_and_metrics_keep_their_backend_signatures():
     assert parameters(CloudWatchBackend.put_metric_data) == ["self", "namespace", "metric_data"]
 
 
+def test_the_wsgi_application_is_the_one_motos_own_server_runs():
+    from moto.moto_server import threaded_moto_server
+
+    source = inspect.getsource(threaded_moto_server.ThreadedMotoServer._server_entry)
+    assert "DomainDispatcherApplication(create_backend_app)" in source
+    assert callable(moto_hooks.moto_wsgi_app())
+
+
 # -- the quick paths answer exactly as moto's own --------------------------------------------
 
 
