@@ -30,7 +30,7 @@ from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.http_server import KeepAliveServer
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.service_process import ServiceProcess
+from pipeline.local.service_process import ServiceProcess, moto_wsgi_app
 from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
 from pipeline.stack import PipelineStack
 
@@ -103,7 +103,7 @@ class LocalCloud:
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             if optimized:  # connections kept open (see http_server)
-                server: Any = KeepAliveServer(moto_hooks.moto_wsgi_app())
+                server: Any = KeepAliveServer(moto_wsgi_app())
                 endpoint = server.endpoint
             else:
                 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request

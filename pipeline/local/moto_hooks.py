@@ -1,5 +1,9 @@
 """Everything that reaches into moto's internals, in one place (moto is pinned exactly).
 
+One exception, on purpose: service_process.moto_wsgi_app builds the WSGI application moto's own
+server runs, so that the DynamoDB process starts without importing all of this module.
+tests/pipeline/test_moto_hooks.py pins it with the rest.
+
 moto emulates S3, EventBridge, Step Functions, SNS, SQS and CloudFormation, but not all of what
 this pipeline needs offline. Each hook below fills one gap; tests/pipeline/test_moto_hooks.py
 fails loudly if the pinned moto changes under any of them.
@@ -249,13 +253,6 @@ def release_interpreter(execution: Any) -> None:
             TMP_THREADS.remove(thread)
         except ValueError:  # removed by another ending execution meanwhile
             pass
-
-
-def moto_wsgi_app() -> Any:
-    """moto's server as a WSGI application: every service, dispatched by host and headers."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    return DomainDispatcherApplication(create_backend_app)
 
 
 def put_metric_data(account_id: str, region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 
 class ServiceProcess:
@@ -50,11 +51,18 @@ class ServiceProcess:
             self._process.stdout.close()
 
 
+def moto_wsgi_app() -> Any:
+    """moto's server as a WSGI application (what moto's own server runs): every service,
+    dispatched by host and headers. See moto_hooks on why it is built here."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
 def main() -> None:
     from moto import mock_aws
 
     from pipeline.local.http_server import KeepAliveServer
-    from pipeline.local.moto_hooks import moto_wsgi_app
 
     mock_aws().start()  # moto's backends in this process, as its own server keeps them
     server = KeepAliveServer(moto_wsgi_app())

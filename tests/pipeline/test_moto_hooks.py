@@ -128,7 +128,9 @@ def test_the_wsgi_application_is_the_one_motos_own_server_runs():
 
     source = inspect.getsource(threaded_moto_server.ThreadedMotoServer._server_entry)
     assert "DomainDispatcherApplication(create_backend_app)" in source
-    assert callable(moto_hooks.moto_wsgi_app())
+    from pipeline.local.service_process import moto_wsgi_app
+
+    assert callable(moto_wsgi_app())
 
 
 # -- the quick paths answer exactly as moto's own --------------------------------------------
