@@ -23,8 +23,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: with Nagle's algorithm and the client's delayed
-    # ACK, every response on a kept-open connection would wait 40 ms for the second.
+    # With Nagle's algorithm and the client's delayed ACK, a response that leaves in two writes
+    # (headers, then body) on a kept-open connection waits 40 ms for the second.
     disable_nagle_algorithm = True
     server: KeepAliveServer
 
@@ -113,8 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._headers_buffer.append(b"\r\n" + body)  # headers and body in one write
+        self.flush_headers()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
 
