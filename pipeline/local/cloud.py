@@ -176,7 +176,6 @@ class LocalCloud:
         from pipeline.driver import run_files
 
         options.setdefault("poll_s", 0.02)  # offline, polling costs next to nothing
-        options.setdefault("window", 32)  # measured: 3-4% more files/s than 16, no gain beyond
         return run_files(self.clients, self.stack, [Path(f) for f in files], prefix=prefix, **options)
 
 
