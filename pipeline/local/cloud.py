@@ -6,7 +6,8 @@
 
 moto provides the services; the real SAM transform turns the template into CloudFormation and
 moto's CloudFormation creates the stack; pipeline.local adds what moto lacks (see moto_hooks).
-Everything is reached through ordinary boto3 clients, the same that drive a deployed stack.
+The driver and the handlers reach everything through ordinary boto3 clients, the same that drive
+a deployed stack. Inside the cloud, services call each other directly, as they do in AWS.
 """
 
 from __future__ import annotations
@@ -86,8 +87,13 @@ class LocalCloud:
         faults: Sequence[Fault] = (),
         optimized: bool = True,
     ) -> Iterator[LocalCloud]:
+        """Deploy the template offline, for the length of the block.
+
+        optimized=False leaves out everything pipeline.local adds for speed (caches, direct calls
+        between services, the DynamoDB process, kept-open connections): plain moto with the same
+        handlers, the baseline of `make bench`.
+        """
         from moto import mock_aws
-        from moto.server import ThreadedMotoServer
 
         overrides = (
             dict(parameter_overrides) if isinstance(parameter_overrides, dict)
@@ -102,17 +108,7 @@ class LocalCloud:
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-            if optimized:  # connections kept open (see http_server)
-                server: Any = KeepAliveServer(moto_wsgi_app())
-                endpoint = server.endpoint
-            else:
-                logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
-                server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            server.start()
-            stack.callback(server.stop)
-            if not optimized:
-                host, port = server.get_host_and_port()
-                endpoint = f"http://{host}:{port}"
+            endpoint = stack.enter_context(_handler_endpoint(optimized))
             clients = Clients.offline(region)
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
@@ -193,6 +189,29 @@ def execution_metrics(state_machine_arn: str, status: str, duration_ms: float) -
          "Value": 1.0, "Unit": "Count"},
         {"MetricName": "ExecutionTime", "Dimensions": dimensions, "Value": float(duration_ms), "Unit": "Milliseconds"},
     ]
+
+
+@contextmanager
+def _handler_endpoint(optimized: bool) -> Iterator[str]:
+    """An HTTP endpoint for the handlers' AWS calls, served by this process's moto."""
+    if optimized:  # connections kept open (see http_server)
+        server = KeepAliveServer(moto_wsgi_app())
+        server.start()
+        try:
+            yield server.endpoint
+        finally:
+            server.stop()
+        return
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
+    plain = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    plain.start()
+    host, port = plain.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        plain.stop()
 
 
 @contextmanager
