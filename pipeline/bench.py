@@ -184,7 +184,7 @@ def measure_throughput(files: list[Path], optimized: bool) -> dict[str, Any]:
         f"latency p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms; {accounted} succeeded; "
         f"RSS {before:.0f} MB at start, peak {peak:.0f} MB, growth {figures['memory_growth_kb_per_file']} KB/file; "
         f"kept per file: records {kept['records_kb']} KB + result {kept['result_kb']} KB")
-    log(f"  CPU per file: " + ", ".join(f"{role} {ms} ms" for role, ms in cpu_ms.items())
+    log("  CPU per file: " + ", ".join(f"{role} {ms} ms" for role, ms in cpu_ms.items())
         + f"; {sum(cpu_ms.values()) * figures['files_per_s'] / 10 / (os.cpu_count() or 1):.0f}% of "
         f"{os.cpu_count()} cores busy")
     return figures

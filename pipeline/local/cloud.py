@@ -113,11 +113,10 @@ class LocalCloud:
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
             plan = FaultPlan(list(faults))
-            starter = None
-            if optimized:
-                def starter(state_machine_arn: str, name: str, execution_input: str) -> str:
-                    return moto_hooks.start_execution(ACCOUNT_ID, region, state_machine_arn, name, execution_input)
-            bus = EventBus(ACCOUNT_ID, region, clients, [], plan, starter)
+            def start_in_backend(state_machine_arn: str, name: str, execution_input: str) -> str:
+                return moto_hooks.start_execution(ACCOUNT_ID, region, state_machine_arn, name, execution_input)
+
+            bus = EventBus(ACCOUNT_ID, region, clients, [], plan, start_in_backend if optimized else None)
             clock = moto_hooks.ScaledClock(time_scale)
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:
