@@ -8,9 +8,12 @@ long as it keeps the connection open (HTTP/1.1 keep-alive, as botocore does).
 
 from __future__ import annotations
 
+import http.client
 import io
 import sys
 import threading
+import traceback
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlsplit
@@ -19,6 +22,37 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Set by the server per response; whatever the application says of them is not passed on.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+MAX_LINE = 65536  # http.client's limits
+MAX_HEADERS = 100
+
+
+def read_headers(rfile: Any) -> http.client.HTTPMessage:
+    """The header lines of a request, up to the blank line, as http.server gives them.
+
+    http.server runs them through the email package's parser, which took a fifth of a
+    DynamoDB call's server time; this reads the same lines into the same message type.
+    """
+    message = http.client.HTTPMessage()
+    name = value = None
+    for _ in range(MAX_HEADERS + 1):
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            if name is not None:
+                message[name] = value
+            return message
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t") and name is not None:  # a folded line continues the header
+            value += " " + text.strip()
+            continue
+        if name is not None:
+            message[name] = value
+        name, colon, value = text.partition(":")
+        if not colon or not name or name != name.strip():
+            raise ValueError(f"Malformed header line {text!r}")
+        value = value.strip()
+    raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -27,6 +61,34 @@ class _Handler(BaseHTTPRequestHandler):
     # (headers, then body) on a kept-open connection waits 40 ms for the second.
     disable_nagle_algorithm = True
     server: KeepAliveServer
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request for HTTP/1.x, with read_headers for the headers."""
+        self.command = None  # type: ignore[assignment]
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request line ({self.requestline!r})")
+            return False
+        self.command, self.path, self.request_version = words
+        if self.path.startswith("//"):  # as http.server does, against open redirects
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = read_headers(self.rfile)
+        except http.client.HTTPException as error:  # a line too long, or too many lines
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(error))
+            return False
+        except ValueError as error:
+            self.send_error(HTTPStatus.BAD_REQUEST, str(error))
+            return False
+        connection = self.headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive")
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass  # one line per request is noise here
@@ -89,12 +151,17 @@ class _Handler(BaseHTTPRequestHandler):
             started[:] = [status, headers]
             return lambda data: None  # the write() callable: this server collects the iterable
 
-        result = self.server.app(environ, start_response)
         try:
-            body = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
+            result = self.server.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:  # noqa: BLE001 - answered as werkzeug's server answers it, not by hanging up
+            traceback.print_exc()
+            started[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain; charset=utf-8")]]
+            body = b"Internal Server Error: the offline cloud failed on this request (its traceback is on stderr)"
         status, headers = started
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
