@@ -31,7 +31,7 @@ from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.http_server import KeepAliveServer
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.service_process import ServiceProcess, moto_wsgi_app
+from pipeline.local.service_process import MotoApplication, ServiceProcess
 from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
 from pipeline.stack import PipelineStack
 
@@ -194,7 +194,7 @@ def execution_metrics(state_machine_arn: str, status: str, duration_ms: float) -
 def _handler_endpoint(optimized: bool) -> Iterator[str]:
     """An HTTP endpoint for the handlers' AWS calls, served by this process's moto."""
     if optimized:  # connections kept open (see http_server)
-        server = KeepAliveServer(moto_wsgi_app())
+        server = KeepAliveServer(MotoApplication())
         server.start()
         try:
             yield server.endpoint

@@ -1,8 +1,9 @@
 """Everything that reaches into moto's internals, in one place (moto is pinned exactly).
 
-One exception, on purpose: service_process.moto_wsgi_app builds the WSGI application moto's own
-server runs, so that the DynamoDB process starts without importing all of this module.
-tests/pipeline/test_moto_hooks.py pins it with the rest.
+One exception, on purpose: what the DynamoDB process needs of moto's internals is in
+service_process (MotoApplication, moto's server application, and quick_dispatch, two per-request
+caches), so that the process starts without importing this module, which takes a second.
+tests/pipeline/test_moto_hooks.py pins them with the rest.
 
 moto emulates S3, EventBridge, Step Functions, SNS, SQS and CloudFormation, but not all of what
 this pipeline needs offline. Each hook below fills one gap; tests/pipeline/test_moto_hooks.py
@@ -28,6 +29,8 @@ fails loudly if the pinned moto changes under any of them.
   execution's environment, worker and threads for as long as the cloud runs).
 - Step Functions responses are written straight to JSON (moto walks the service model member by
   member, which made GetExecutionHistory the most expensive call of a run).
+- In-process requests find their handler through URL rules compiled once per service (moto
+  rebuilds them for every request, and reloads S3's urls module to do it).
 """
 
 from __future__ import annotations
@@ -35,28 +38,38 @@ from __future__ import annotations
 import calendar
 import enum
 import json
-import logging
 import io
+import logging
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
 import moto
+import moto.backend_index as moto_backend_index
+import moto.backends as moto_backends
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.exceptions import JsonRESTError, ServiceException as MotoServiceException
+from moto.core.base_backend import BackendDict
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+from moto.core.exceptions import HTTPException, JsonRESTError, ServiceNotWhitelisted
+from moto.core.exceptions import ServiceException as MotoServiceException
+from moto.core.request import normalize_request
 from moto.core.responses import ActionContext, ActionResult
+from moto.core.utils import get_equivalent_url_in_aws_domain
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
+from moto.moto_api import recorder as moto_recorder
 from moto.s3 import notifications as s3_notifications
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
@@ -72,6 +85,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
+
+from pipeline.local.service_process import quick_dispatch
 
 PINNED_MOTO = "5.2.5"
 
@@ -274,6 +289,44 @@ def _cached_result_path(path: str) -> Any:
     return parse(path)
 
 
+@lru_cache(maxsize=64)
+def _service_routes(service: str) -> tuple[tuple[re.Pattern[str], Any], ...]:
+    """A service's URL rules, compiled: moto rebuilds them (S3 reloads its urls module) per request."""
+    backend_dict = moto_backends.get_backend(service)  # type: ignore[call-overload]
+    if isinstance(backend_dict, BackendDict):
+        regions = backend_dict[DEFAULT_ACCOUNT_ID]
+        backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+    else:
+        backend = backend_dict["global"]
+    return tuple((re.compile(url), handler) for url, handler in backend.urls.items())
+
+
+def routed_request(self: BotocoreStubber, request: Any) -> Any:
+    """moto's BotocoreStubber.process_request, step for step, with each service's routes cached."""
+    parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+    clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+    if passthrough_url(clean_url):
+        return None
+    for service, pattern in moto_backend_index.backend_url_patterns:
+        if not pattern.match(clean_url):
+            continue
+        if passthrough_service(service):
+            return None
+        if not service_whitelisted(service):
+            raise ServiceNotWhitelisted(service)
+        for url, handler in _service_routes(service):
+            if url.match(clean_url):
+                normalized = normalize_request(request)
+                try:
+                    moto_recorder._record_request(normalized)
+                    return handler(normalized, normalized.raw_url, normalized.headers)
+                except HTTPException as error:
+                    return error.code, error.get_headers(), error.get_body()
+    if re.match(r"https?://.+\.amazonaws.com/.*", clean_url):
+        return 404, {}, "Not yet implemented"
+    return None
+
+
 FAST_JSON_SERVICES = frozenset({"stepfunctions"})
 
 
@@ -336,6 +389,7 @@ def _find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
 
 
 _original_execute_result = ActionResult.execute_result
+_original_process_request = BotocoreStubber.process_request
 
 
 def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
@@ -461,6 +515,7 @@ def installed(
         (EventsHandler, "test_event_pattern", EventsHandler.test_event_pattern),
         (stepfunctions_models, "stepfunctions_backends", stepfunctions_models.stepfunctions_backends),
         (ActionResult, "execute_result", _original_execute_result),
+        (BotocoreStubber, "process_request", _original_process_request),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
@@ -472,6 +527,7 @@ def installed(
         moto_result_path.parse = _cached_result_path  # type: ignore[assignment]
         AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
         ActionResult.execute_result = fast_execute_result  # type: ignore[method-assign]
+        BotocoreStubber.process_request = routed_request  # type: ignore[method-assign]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]
@@ -483,9 +539,11 @@ def installed(
     previous_level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        yield
+        with quick_dispatch() if optimized else nullcontext():
+            yield
     finally:
         quiet.setLevel(previous_level)
         _cached_task_client.cache_clear()
+        _service_routes.cache_clear()
         for owner, name, value in saved:
             setattr(owner, name, value)

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 
@@ -51,12 +55,88 @@ class ServiceProcess:
             self._process.stdout.close()
 
 
-def moto_wsgi_app() -> Any:
-    """moto's server as a WSGI application (what moto's own server runs): every service,
-    dispatched by host and headers. See moto_hooks on why it is built here."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+class MotoApplication:
+    """moto's server as a WSGI application: every service, dispatched by host and headers, as
+    moto's own server runs it. See moto_hooks on why this module reaches into moto.
 
-    return DomainDispatcherApplication(create_backend_app)
+    Flask only routes a request to moto's handler for it: its request context, session and
+    response hooks took a sixth of a DynamoDB call. A request that Flask routes is handed to
+    that handler here, as moto's view function would hand it; anything else (no route, a CORS
+    request, moto's own API, a service that reads Flask's request) goes through Flask.
+    """
+
+    THROUGH_FLASK = frozenset({"moto_api", "iotdata", "instance_metadata"})
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DISABLE_GLOBAL_CORS, DomainDispatcherApplication, create_backend_app
+
+        self.dispatcher = DomainDispatcherApplication(create_backend_app)
+        self.cors = not DISABLE_GLOBAL_CORS
+        # Which service a host names does not change; moto lists its package directory to
+        # answer, for every request (an eighth of a DynamoDB call).
+        self.dispatcher.get_backend_for_host = lru_cache(maxsize=256)(self.dispatcher.get_backend_for_host)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from botocore.exceptions import ClientError
+        from moto.moto_api import recorder
+        from werkzeug.exceptions import HTTPException
+
+        app = self.dispatcher.get_application(environ)
+        if app.service in self.THROUGH_FLASK or "HTTP_ORIGIN" in environ:
+            return app(environ, start_response)
+        try:
+            endpoint, _ = app.url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return app(environ, start_response)  # Flask answers it (404, 405, redirect)
+        handler = app.view_functions[endpoint].callback
+        # What moto's view function (moto.core.utils.convert_to_flask_response) does with it:
+        request = app.request_class(environ)
+        try:
+            recorder._record_request(request)
+            result = handler(request, request.raw_url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        response = app.response_class(response=content, status=status, headers=headers)
+        if request.method == "HEAD" and "content-length" in headers:
+            response.headers["Content-Length"] = headers["content-length"]
+        if self.cors and "Access-Control-Allow-Origin" not in response.headers:
+            response.headers["Access-Control-Allow-Origin"] = "*"  # flask-cors's answer without an Origin
+        return response(environ, start_response)
+
+
+@contextmanager
+def quick_dispatch() -> Iterator[None]:
+    """Two of moto's per-request steps, cached for the length of the block (see moto_hooks on
+    why they are here): the method names of a response class, which moto gathers with
+    inspect.getmembers for every request, and the lexing of a DynamoDB condition expression,
+    which depends on the expression alone (Powertools sends the same one with every write)."""
+    from moto.core import responses
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    method_names = responses.method_names_from_class
+    lex = ConditionExpressionParser._lex_condition_expression
+
+    @lru_cache(maxsize=256)
+    def cached_method_names(response_class: type) -> tuple[str, ...]:
+        return tuple(method_names(response_class))
+
+    @lru_cache(maxsize=256)
+    def lexed(parser_class: type, expression: str) -> tuple[Any, ...]:
+        parser = parser_class.__new__(parser_class)
+        parser.condition_expression = expression
+        return tuple(lex(parser))
+
+    def cached_lex(self: ConditionExpressionParser) -> deque[Any]:
+        return deque(node._replace(children=list(node.children)) for node in lexed(type(self), self.condition_expression))
+
+    responses.method_names_from_class = lambda response_class: list(cached_method_names(response_class))
+    ConditionExpressionParser._lex_condition_expression = cached_lex  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        responses.method_names_from_class = method_names
+        ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -65,11 +145,12 @@ def main() -> None:
     from pipeline.local.http_server import KeepAliveServer
 
     mock_aws().start()  # moto's backends in this process, as its own server keeps them
-    server = KeepAliveServer(moto_wsgi_app())
-    server.start()
-    print(server.endpoint, flush=True)
-    sys.stdin.read()  # until the offline cloud closes our stdin, or ends
-    server.server_close()  # its threads are daemons: they end with the process
+    with quick_dispatch():
+        server = KeepAliveServer(MotoApplication())
+        server.start()
+        print(server.endpoint, flush=True)
+        sys.stdin.read()  # until the offline cloud closes our stdin, or ends
+        server.server_close()  # its threads are daemons: they end with the process
 
 
 if __name__ == "__main__":

@@ -124,13 +124,40 @@ def test_start_execution_and_metrics_keep_their_backend_signatures():
 
 
 def test_the_wsgi_application_is_the_one_motos_own_server_runs():
+    from moto.core.utils import convert_to_flask_response
     from moto.moto_server import threaded_moto_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     source = inspect.getsource(threaded_moto_server.ThreadedMotoServer._server_entry)
     assert "DomainDispatcherApplication(create_backend_app)" in source
-    from pipeline.local.service_process import moto_wsgi_app
+    # MotoApplication does what moto's view function does with a request Flask has routed...
+    view = inspect.getsource(convert_to_flask_response.__call__)
+    assert "result = self.callback(request, request.raw_url, dict(request.headers))" in view
+    assert "Response(response=content, status=status, headers=headers)" in view
+    # ...and caches which service a host names, which moto works out from its package directory.
+    assert parameters(DomainDispatcherApplication.get_backend_for_host) == ["self", "host"]
+    assert "list_of_moto_modules()" in inspect.getsource(DomainDispatcherApplication.get_backend_for_host)
 
-    assert callable(moto_wsgi_app())
+
+def test_in_process_requests_are_routed_as_motos_stubber_routes_them():
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    source = inspect.getsource(BotocoreStubber.process_request)
+    for step in ("backend_index.backend_url_patterns", "passthrough_service(service)", "service_whitelisted(service)",
+                 "for url, method_to_execute in backend.urls.items():", "normalize_request(request)",
+                 "recorder._record_request(normalized_request)", "except HTTPException as e:", "Not yet implemented"):
+        assert step in source, step
+    assert parameters(BotocoreStubber.process_request) == ["self", "request"]
+
+
+def test_quick_dispatch_caches_what_depends_on_its_key_alone():
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    assert "method_names_from_class(self.__class__)" in inspect.getsource(BaseResponse.call_action)
+    lex = inspect.getsource(ConditionExpressionParser._lex_condition_expression)
+    assert "self.condition_expression" in lex and "self._lex_one_node" in lex
+    assert "self._lex_condition_expression()" in inspect.getsource(ConditionExpressionParser.parse)
 
 
 # -- the quick paths answer exactly as moto's own --------------------------------------------
@@ -248,3 +275,144 @@ def test_ended_executions_keep_their_history_and_let_the_interpreter_go(cloud, f
     assert [event["type"] for event in events][0] == "ExecutionStarted"
     assert [event["type"] for event in events][-1] == "ExecutionSucceeded"
     assert not [thread for thread in TMP_THREADS if not thread.is_alive()][10:]  # ended threads are let go
+
+
+VOLATILE_HEADERS = {"date", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2", "x-amz-crc32"}
+
+
+def comparable(status, headers, body):
+    import re
+
+    headers = {name.lower(): value for name, value in dict(headers).items() if name.lower() not in VOLATILE_HEADERS}
+    body = body if isinstance(body, bytes) else str(body).encode()
+    return status, headers, re.sub(rb"<RequestId>[^<]*</RequestId>", b"", body)
+
+
+def read_only_calls(cloud, s3, dynamodb, key):
+    """Reads, so that answering each request twice changes nothing; errors included."""
+    bucket = cloud.stack.bucket
+    calls = [
+        lambda: s3.get_object(Bucket=bucket, Key=key),
+        lambda: s3.head_object(Bucket=bucket, Key=key),
+        lambda: s3.list_objects_v2(Bucket=bucket),
+        lambda: s3.get_object(Bucket=bucket, Key="no/such key.csv"),
+        lambda: s3.head_object(Bucket=bucket + "-missing", Key=key),
+        lambda: dynamodb.list_tables(),
+        lambda: dynamodb.describe_table(TableName="no-such-table"),
+    ]
+    for call in calls:
+        try:
+            call()
+        except moto_hooks.ClientError:
+            pass
+    return len(calls)
+
+
+def test_routed_requests_answer_as_motos_stubber_does(cloud, files):
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.models import botocore_stubber
+
+    from tests.conftest import run_one
+
+    assert BotocoreStubber.process_request is moto_hooks.routed_request
+    key = run_one(cloud, files, "hooks-routed.csv").key
+    answers = []
+
+    def both(request, **_):
+        routed = moto_hooks.routed_request(botocore_stubber, request)
+        reference = moto_hooks._original_process_request(botocore_stubber, request)
+        answers.append((comparable(*routed), comparable(*reference)))
+
+    s3, dynamodb = cloud.clients.s3, cloud.clients.session.client("dynamodb", region_name=cloud.clients.region)
+    for client in (s3, dynamodb):
+        client.meta.events.register_first("before-send", both)
+    try:
+        calls = read_only_calls(cloud, s3, dynamodb, key)
+    finally:
+        for client in (s3, dynamodb):
+            client.meta.events.unregister("before-send", both)
+    assert len(answers) == calls
+    for routed, reference in answers:
+        assert routed == reference
+    assert {routed[0] for routed, _ in answers} >= {200, 400, 404}
+    assert moto_hooks.routed_request(botocore_stubber, type("Request", (), {"url": "http://localhost:1/x"})()) is None
+
+
+def test_the_moto_application_answers_as_flask_does(cloud, files):
+    import io
+
+    import boto3
+    from werkzeug.test import run_wsgi_app
+
+    from pipeline.local.http_server import KeepAliveServer
+    from pipeline.local.service_process import MotoApplication
+
+    from tests.conftest import run_one
+
+    key = run_one(cloud, files, "hooks-wsgi.csv").key
+    application = MotoApplication()
+    answers = []
+
+    def both(environ, start_response):
+        body = environ["wsgi.input"].read()
+        outcomes = []
+        for app in (application, application.dispatcher):  # quick path, then Flask's
+            iterable, status, headers = run_wsgi_app(app, dict(environ, **{"wsgi.input": io.BytesIO(body)}),
+                                                     buffered=True)
+            outcomes.append(comparable(int(status.split()[0]), headers, b"".join(iterable)))
+        answers.append(outcomes)
+        start_response(status, list(headers.items()))
+        return [outcomes[1][2]]
+
+    server = KeepAliveServer(both)
+    server.start()
+    try:
+        clients = [boto3.client(service, endpoint_url=server.endpoint, region_name=cloud.clients.region,
+                                aws_access_key_id="offline", aws_secret_access_key="offline")
+                   for service in ("s3", "dynamodb")]
+        calls = read_only_calls(cloud, *clients, key)
+    finally:
+        server.stop()
+    assert len(answers) == calls
+    for quick, flask in answers:
+        assert quick == flask, (quick[1].items() ^ flask[1].items())
+    assert {quick[0] for quick, _ in answers} >= {200, 400, 404}
+
+
+def test_quick_dispatch_lexes_and_names_as_moto_does():
+    from moto.core import responses
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+
+    from pipeline.local.service_process import quick_dispatch
+
+    expressions = [
+        "attribute_not_exists(#id) OR #expiry < :now OR (#status = :inprogress AND "
+        "attribute_exists(in_progress_expiration) AND in_progress_expiration < :now_in_millis)",
+        "a.b[1] <> :v AND size(#n) BETWEEN :lo AND :hi",
+        "NOT begins_with(#k, :p) OR #k IN (:a, :b)",
+    ]
+
+    def lexed(expression):
+        parser = ConditionExpressionParser(expression, {}, {})
+        return list(parser._lex_condition_expression())
+
+    def named():
+        return [responses.method_names_from_class(cls) for cls in (DynamoHandler, S3Response)]
+
+    reference = [lexed(expression) for expression in expressions], named()
+    moto_lex = ConditionExpressionParser._lex_condition_expression
+    with quick_dispatch():
+        assert ConditionExpressionParser._lex_condition_expression is not moto_lex
+        for _ in range(2):  # cached the second time round
+            assert ([lexed(expression) for expression in expressions], named()) == reference
+        first, second = lexed(expressions[0]), lexed(expressions[0])
+        assert first == second and first[0] is not second[0]  # each parse gets nodes of its own
+        with pytest.raises(Exception) as quick_error:
+            lexed("#a = :v ;")
+    with pytest.raises(Exception) as moto_error:
+        lexed("#a = :v ;")
+    assert type(quick_error.value) is type(moto_error.value)
+    assert ConditionExpressionParser._lex_condition_expression is moto_lex
+    assert ([lexed(expression) for expression in expressions], named()) == reference
