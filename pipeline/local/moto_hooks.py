@@ -31,6 +31,9 @@ fails loudly if the pinned moto changes under any of them.
   member, which made GetExecutionHistory the most expensive call of a run).
 - In-process requests find their handler through URL rules compiled once per service (moto
   rebuilds them for every request, and reloads S3's urls module to do it).
+- Executions are looked up by ARN and by name in an index (moto scans every execution of the
+  state machine, for each StartExecution and each GetExecutionHistory), and JSON responses are
+  not searched for an XML <RequestId> to replace.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from moto.core.config import passthrough_service, passthrough_url, service_white
 from moto.core.exceptions import HTTPException, JsonRESTError, ServiceNotWhitelisted
 from moto.core.exceptions import ServiceException as MotoServiceException
 from moto.core.request import normalize_request
-from moto.core.responses import ActionContext, ActionResult
+from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.utils import get_equivalent_url_in_aws_domain
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
@@ -81,10 +84,13 @@ from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions import models as stepfunctions_models
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
+from moto.stepfunctions.models import StateMachine, StepFunctionBackend
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
+from moto.utilities.aws_headers import gen_amzn_requestid_long
 
 from pipeline.local.service_process import quick_dispatch
 
@@ -270,6 +276,63 @@ def release_interpreter(execution: Any) -> None:
             pass
 
 
+class _Executions:
+    """A state machine's executions by ARN and by name, as moto's list has them (first wins)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_arn: dict[str, Any] = {}
+        self.by_name: dict[str, Any] = {}
+
+
+_execution_indexes: dict[int, tuple[Any, _Executions]] = {}
+
+
+def _indexed_executions(state_machine: Any) -> _Executions:
+    """Caught up with the state machine's executions, a list that moto only appends to; moto
+    scans the whole list for every StartExecution and every GetExecutionHistory."""
+    held = _execution_indexes.get(id(state_machine))
+    if held is None or held[0] is not state_machine or held[1].count > len(state_machine.executions):
+        held = _execution_indexes[id(state_machine)] = (state_machine, _Executions())
+    index, executions = held[1], state_machine.executions
+    for execution in executions[index.count:]:
+        index.by_arn.setdefault(execution.execution_arn, execution)
+        index.by_name.setdefault(execution.name, execution)
+    index.count = len(executions)
+    return index
+
+
+def describe_execution(self: StepFunctionBackend, execution_arn: str) -> Any:
+    """moto's StepFunctionBackend.describe_execution, with the execution looked up by ARN."""
+    self._validate_execution_arn(execution_arn)
+    state_machine = self._get_state_machine_for_execution(execution_arn)
+    execution = _indexed_executions(state_machine).by_arn.get(execution_arn)
+    if execution is None:
+        raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
+    return execution
+
+
+def existing_execution(self: StateMachine, name: str, execution_input: str) -> Any:
+    """moto's StateMachine._handle_name_input_idempotency, with the execution looked up by name."""
+    execution = _indexed_executions(self).by_name.get(name)
+    if execution is None:
+        return None
+    if execution_input == execution.execution_input and execution.status == "RUNNING":
+        return execution  # the same name and input while it runs: StartExecution is idempotent
+    raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+
+def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto's BaseResponse._enrich_response, without running its <RequestId> regex over bodies
+    that have none (a JSON execution history is searched from end to end for one)."""
+    if isinstance(body, str) and "<RequestId>" not in body:
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        gen_amzn_requestid_long(headers)
+        return headers, body
+    return _original_enrich_response(headers, body)
+
+
 def put_metric_data(account_id: str, region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
     """PutMetricData in the CloudWatch backend, as a service publishes its own metrics."""
     cloudwatch_backends[account_id][region].put_metric_data(namespace, metric_data)
@@ -390,6 +453,9 @@ def _find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
 
 _original_execute_result = ActionResult.execute_result
 _original_process_request = BotocoreStubber.process_request
+_original_enrich_response = BaseResponse.__dict__["_enrich_response"].__func__
+_original_describe_execution = StepFunctionBackend.describe_execution
+_original_existing_execution = StateMachine._handle_name_input_idempotency
 
 
 def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
@@ -516,6 +582,9 @@ def installed(
         (stepfunctions_models, "stepfunctions_backends", stepfunctions_models.stepfunctions_backends),
         (ActionResult, "execute_result", _original_execute_result),
         (BotocoreStubber, "process_request", _original_process_request),
+        (BaseResponse, "_enrich_response", BaseResponse.__dict__["_enrich_response"]),
+        (StepFunctionBackend, "describe_execution", _original_describe_execution),
+        (StateMachine, "_handle_name_input_idempotency", _original_existing_execution),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
@@ -528,6 +597,9 @@ def installed(
         AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
         ActionResult.execute_result = fast_execute_result  # type: ignore[method-assign]
         BotocoreStubber.process_request = routed_request  # type: ignore[method-assign]
+        BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]
+        StepFunctionBackend.describe_execution = describe_execution  # type: ignore[method-assign]
+        StateMachine._handle_name_input_idempotency = existing_execution  # type: ignore[method-assign]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]
@@ -545,5 +617,6 @@ def installed(
         quiet.setLevel(previous_level)
         _cached_task_client.cache_clear()
         _service_routes.cache_clear()
+        _execution_indexes.clear()
         for owner, name, value in saved:
             setattr(owner, name, value)

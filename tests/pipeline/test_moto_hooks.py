@@ -416,3 +416,70 @@ def test_quick_dispatch_lexes_and_names_as_moto_does():
     assert type(quick_error.value) is type(moto_error.value)
     assert ConditionExpressionParser._lex_condition_expression is moto_lex
     assert ([lexed(expression) for expression in expressions], named()) == reference
+
+
+def test_executions_are_only_ever_appended_and_looked_up_by_a_scan():
+    import re
+
+    from moto.stepfunctions import models as plain_models
+    from moto.stepfunctions.parser import models as parser_models
+
+    for module in (plain_models, parser_models):
+        source = inspect.getsource(module)  # the attribute is set once, empty, then appended to
+        assert not re.search(r"\.executions\s*(=[^=]|\[[^\]]*\]\s*=)|\.executions\.(remove|pop|insert|clear|extend|sort)\(",
+                             source)
+        assert source.count(".executions.append(") == 1
+    # (the originals: a module-scoped offline cloud may have the hooks installed)
+    assert "x.execution_arn == execution_arn" in inspect.getsource(moto_hooks._original_describe_execution)
+    assert "self.describe_execution(execution_arn=execution_arn)" in inspect.getsource(
+        parser_models.StepFunctionsParserBackend.get_execution_history)
+    assert "for execution in self.executions:" in inspect.getsource(moto_hooks._original_existing_execution)
+    assert "describe_execution" not in parser_models.StepFunctionsParserBackend.__dict__
+    enrich = inspect.getsource(moto_hooks._original_enrich_response)
+    assert "gen_amzn_requestid_long(headers)" in enrich and '(?<=<RequestId>).*(?=<\\/RequestId>)' in enrich
+
+
+def test_executions_are_found_as_motos_scan_finds_them(cloud, files):
+    from moto.stepfunctions.models import StateMachine, StepFunctionBackend
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from tests.conftest import run_one
+
+    backend = stepfunctions_parser_backends["123456789012"][cloud.clients.region]
+    ended = run_one(cloud, files, "hooks-index.csv").execution_arn
+    assert StepFunctionBackend.describe_execution is moto_hooks.describe_execution
+    original_describe, original_existing = moto_hooks._original_describe_execution, moto_hooks._original_existing_execution
+
+    def outcome(call):
+        try:
+            return call()
+        except Exception as error:  # noqa: BLE001 - the error is the outcome compared
+            return type(error), str(error)
+
+    for arn in (ended, ended + "-missing", ended.replace(cloud.stack.state_machine_arn.rsplit(":", 1)[1], "NoSuchMachine")):
+        assert outcome(lambda: backend.describe_execution(arn)) == outcome(lambda: original_describe(backend, arn))
+    machine = backend.describe_state_machine(cloud.stack.state_machine_arn)
+    execution = backend.describe_execution(ended)
+    for name, execution_input in ((execution.name, execution.execution_input), (execution.name, "{}"), ("unused", "{}")):
+        assert outcome(lambda: machine._handle_name_input_idempotency(name, execution_input)) == outcome(
+            lambda: original_existing(machine, name, execution_input))
+    from types import SimpleNamespace
+
+    running = SimpleNamespace(name="n", execution_input="{}", status="RUNNING", execution_arn="arn:n")
+    machine = SimpleNamespace(executions=[running])  # the same name and input while it runs
+    assert moto_hooks.existing_execution(machine, "n", "{}") is running is original_existing(machine, "n", "{}")
+
+
+def test_responses_without_an_xml_request_id_are_enriched_as_moto_does():
+    from moto.core.responses import BaseResponse
+
+    with moto_hooks.installed(invoke=lambda *_: ("{}", False), on_object_write=lambda *_: False,
+                              clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None,
+                              on_execution_end=lambda *_: None):
+        for body in ('{"events": [{"id": 1}]}', "<Error><RequestId>x</RequestId></Error>", b"bytes", ""):
+            quick = BaseResponse._enrich_response({"status": 200}, body)
+            reference = moto_hooks._original_enrich_response({"status": 200}, body)
+            for headers, _ in (quick, reference):
+                assert len(headers.pop("x-amzn-requestid")) == 52  # a new request id each time
+            assert quick[0] == reference[0] == {"status": "200"}
+            assert (quick[1] == reference[1]) == ("<RequestId>" not in str(body))  # a new id in the XML, or none
