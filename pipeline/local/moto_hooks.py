@@ -31,6 +31,8 @@ fails loudly if the pinned moto changes under any of them.
   member, which made GetExecutionHistory the most expensive call of a run).
 - In-process requests find their handler through URL rules compiled once per service (moto
   rebuilds them for every request, and reloads S3's urls module to do it).
+- A service's backends for an account are found without moto's lock and scan (every response
+  object looks its backend up that way).
 - Executions are looked up by ARN and by name in an index (moto scans every execution of the
   state machine, for each StartExecution and each GetExecutionHistory), and JSON responses are
   not searched for an XML <RequestId> to replace.
@@ -268,7 +270,9 @@ def release_interpreter(execution: Any) -> None:
     worker = execution.exec_worker
     if worker is None or getattr(worker, "env", None) is None:
         return
-    execution.exec_worker = EndedWorker(worker.env.event_manager.get_event_history())
+    events = worker.env.event_manager
+    with events._mutex:  # the interpreter has ended and is let go: its events need no deep copy
+        execution.exec_worker = EndedWorker(list(events._history_event_list))
     for thread in [thread for thread in TMP_THREADS if not thread.is_alive()]:
         try:
             TMP_THREADS.remove(thread)
@@ -320,6 +324,14 @@ def existing_execution(self: StateMachine, name: str, execution_input: str) -> A
     if execution_input == execution.execution_input and execution.status == "RUNNING":
         return execution  # the same name and input while it runs: StartExecution is idempotent
     raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+
+def account_backends(self: BackendDict, account_id: str) -> Any:
+    """moto's BackendDict.__getitem__, without its lock and its scan of every service's backends
+    for an account it already holds: moto registers the two together and resets them together."""
+    if dict.__contains__(self, account_id):
+        return dict.__getitem__(self, account_id)
+    return _original_account_backends(self, account_id)
 
 
 def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
@@ -455,6 +467,7 @@ _original_execute_result = ActionResult.execute_result
 _original_process_request = BotocoreStubber.process_request
 _original_enrich_response = BaseResponse.__dict__["_enrich_response"].__func__
 _original_describe_execution = StepFunctionBackend.describe_execution
+_original_account_backends = BackendDict.__getitem__
 _original_existing_execution = StateMachine._handle_name_input_idempotency
 
 
@@ -584,6 +597,7 @@ def installed(
         (BotocoreStubber, "process_request", _original_process_request),
         (BaseResponse, "_enrich_response", BaseResponse.__dict__["_enrich_response"]),
         (StepFunctionBackend, "describe_execution", _original_describe_execution),
+        (BackendDict, "__getitem__", _original_account_backends),
         (StateMachine, "_handle_name_input_idempotency", _original_existing_execution),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
@@ -599,6 +613,7 @@ def installed(
         BotocoreStubber.process_request = routed_request  # type: ignore[method-assign]
         BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]
         StepFunctionBackend.describe_execution = describe_execution  # type: ignore[method-assign]
+        BackendDict.__getitem__ = account_backends  # type: ignore[method-assign,assignment]
         StateMachine._handle_name_input_idempotency = existing_execution  # type: ignore[method-assign]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata

@@ -261,8 +261,12 @@ def test_ended_executions_keep_their_history_and_let_the_interpreter_go(cloud, f
 
     from tests.conftest import run_one
 
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
     source = inspect.getsource(Execution.to_history_output)
     assert "self.exec_worker.env" in source and "env.event_manager.get_event_history()" in source
+    history = inspect.getsource(EventManager.get_event_history)
+    assert "with self._mutex:" in history and "copy.deepcopy(self._history_event_list)" in history
     assert isinstance(TMP_THREADS, list)
     result = run_one(cloud, files, "hooks-release.csv")
     execution = stepfunctions_parser_backends["123456789012"][cloud.clients.region].describe_execution(
@@ -483,3 +487,30 @@ def test_responses_without_an_xml_request_id_are_enriched_as_moto_does():
                 assert len(headers.pop("x-amzn-requestid")) == 52  # a new request id each time
             assert quick[0] == reference[0] == {"status": "200"}
             assert (quick[1] == reference[1]) == ("<RequestId>" not in str(body))  # a new id in the XML, or none
+
+
+def test_account_backends_are_registered_and_reset_together():
+    from moto.core.base_backend import BackendDict
+
+    getitem = inspect.getsource(moto_hooks._original_account_backends)
+    assert "self._create_account_specific_backend(account_id)" in getitem
+    create = inspect.getsource(BackendDict._create_account_specific_backend)
+    assert "if account_id not in list(self.keys()):" in create and "BackendDict._instances.append(self)" in create
+    reset = inspect.getsource(BackendDict.reset)
+    assert "backend.clear()" in reset and "BackendDict._instances.clear()" in reset
+
+
+def test_account_backends_are_the_ones_moto_returns():
+    from moto.core.base_backend import BackendDict
+    from moto.sqs.models import sqs_backends
+
+    with moto_hooks.installed(invoke=lambda *_: ("{}", False), on_object_write=lambda *_: False,
+                              clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None,
+                              on_execution_end=lambda *_: None):
+        assert BackendDict.__getitem__ is moto_hooks.account_backends
+        fresh = "210987654321"
+        assert fresh not in dict.keys(sqs_backends)
+        first = sqs_backends[fresh]  # created and registered by moto, then found directly
+        assert sqs_backends in BackendDict._instances
+        assert sqs_backends[fresh] is first is moto_hooks._original_account_backends(sqs_backends, fresh)
+    assert BackendDict.__getitem__ is moto_hooks._original_account_backends
