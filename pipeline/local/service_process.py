@@ -76,17 +76,30 @@ class MotoApplication:
         # answer, for every request (an eighth of a DynamoDB call).
         self.dispatcher.get_backend_for_host = lru_cache(maxsize=256)(self.dispatcher.get_backend_for_host)
 
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _endpoint(app: Any, method: str, path: str) -> str | None:
+        """The view Flask would route a request to; None where Flask would answer it itself.
+        Routes depend on the method and path alone (moto's rules match no host)."""
+        from werkzeug.exceptions import HTTPException
+
+        try:
+            endpoint, _ = app.url_map.bind("", "/").match(path, method)
+        except HTTPException:
+            return None
+        return endpoint
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from botocore.exceptions import ClientError
         from moto.moto_api import recorder
-        from werkzeug.exceptions import HTTPException
 
         app = self.dispatcher.get_application(environ)
         if app.service in self.THROUGH_FLASK or "HTTP_ORIGIN" in environ:
             return app(environ, start_response)
-        try:
-            endpoint, _ = app.url_map.bind_to_environ(environ).match()
-        except HTTPException:
+        # PATH_INFO as werkzeug reads it: latin-1 characters standing for UTF-8 bytes.
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        endpoint = self._endpoint(app, environ["REQUEST_METHOD"], path)
+        if endpoint is None:
             return app(environ, start_response)  # Flask answers it (404, 405, redirect)
         handler = app.view_functions[endpoint].callback
         # What moto's view function (moto.core.utils.convert_to_flask_response) does with it:
@@ -128,7 +141,8 @@ def quick_dispatch() -> Iterator[None]:
         return tuple(lex(parser))
 
     def cached_lex(self: ConditionExpressionParser) -> deque[Any]:
-        return deque(node._replace(children=list(node.children)) for node in lexed(type(self), self.condition_expression))
+        # Nodes are tuples whose children lists the parser never changes, so parses can share them.
+        return deque(lexed(type(self), self.condition_expression))
 
     responses.method_names_from_class = lambda response_class: list(cached_method_names(response_class))
     ConditionExpressionParser._lex_condition_expression = cached_lex  # type: ignore[method-assign]

@@ -134,6 +134,12 @@ def test_the_wsgi_application_is_the_one_motos_own_server_runs():
     view = inspect.getsource(convert_to_flask_response.__call__)
     assert "result = self.callback(request, request.raw_url, dict(request.headers))" in view
     assert "Response(response=content, status=status, headers=headers)" in view
+    # Routes depend on method and path alone, so MotoApplication caches them.
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    for service in ("s3", "dynamodb"):
+        url_map = create_backend_app(service).url_map
+        assert not url_map.host_matching and all(not rule.subdomain and not rule.host for rule in url_map.iter_rules())
     # ...and caches which service a host names, which moto works out from its package directory.
     assert parameters(DomainDispatcherApplication.get_backend_for_host) == ["self", "host"]
     assert "list_of_moto_modules()" in inspect.getsource(DomainDispatcherApplication.get_backend_for_host)
@@ -155,8 +161,15 @@ def test_quick_dispatch_caches_what_depends_on_its_key_alone():
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     assert "method_names_from_class(self.__class__)" in inspect.getsource(BaseResponse.call_action)
+    import re
+
+    from moto.dynamodb import comparisons
+
     lex = inspect.getsource(ConditionExpressionParser._lex_condition_expression)
     assert "self.condition_expression" in lex and "self._lex_one_node" in lex
+    assert ConditionExpressionParser.Node.__bases__ == (tuple,)  # lexed nodes can be shared, as the
+    assert not re.search(r"children\.(append|extend|insert|pop|remove|clear)\(|children\[[^\]]*\]\s*=",
+                         inspect.getsource(comparisons))  # parser never changes a node's children
     assert "self._lex_condition_expression()" in inspect.getsource(ConditionExpressionParser.parse)
 
 
@@ -412,7 +425,7 @@ def test_quick_dispatch_lexes_and_names_as_moto_does():
         for _ in range(2):  # cached the second time round
             assert ([lexed(expression) for expression in expressions], named()) == reference
         first, second = lexed(expressions[0]), lexed(expressions[0])
-        assert first == second and first[0] is not second[0]  # each parse gets nodes of its own
+        assert first == second and first is not second  # each parse gets a deque of its own
         with pytest.raises(Exception) as quick_error:
             lexed("#a = :v ;")
     with pytest.raises(Exception) as moto_error:
