@@ -112,12 +112,15 @@ def run_files(
     ask_after_s: float = 0.5,
     on_result: Progress | None = None,
     keep_history: bool = False,
+    eager: bool = False,
 ) -> list[FileResult]:
     """Upload each file and follow the execution it triggers, at most `window` in flight.
 
     An upload with no ended execution after ask_after_s is checked with TestEventPattern: when
     no rule matches, it is IGNORED with the reason. (Most uploads end first and are never asked.)
-    keep_history keeps each execution's history on its result, for a report.
+    keep_history keeps each execution's history on its result, for a report. A finished file's
+    slot is refilled at once; with eager, the next look also comes at once after a look that saw
+    files finish (offline, where looking costs no API quota), instead of after poll_s.
     """
     results = [FileResult(file=str(path), bucket=stack.bucket, key=object_key(path, prefix)) for path in files]
     follower = ExecutionFollower(clients, stack.state_machine_arn, keep_history=keep_history)
@@ -125,16 +128,22 @@ def run_files(
     pending: list[_InFlight] = []
     next_upload = 0
     finished = 0
+
+    def upload_next() -> None:
+        nonlocal next_upload
+        result = results[next_upload]
+        size = _upload(clients, stack, Path(result.file), result)
+        pending.append(_InFlight(result, time.monotonic(), size))
+        next_upload += 1
+
     while next_upload < len(results) or pending:
         while next_upload < len(results) and len(pending) < window:
-            result = results[next_upload]
-            size = _upload(clients, stack, Path(result.file), result)
-            pending.append(_InFlight(result, time.monotonic(), size))
-            next_upload += 1
+            upload_next()
         follower.refresh()
         dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
-        still_pending = []
-        for flight in pending:
+        flights, pending = pending, []
+        settled = 0
+        for flight in flights:
             result, waited = flight.result, time.monotonic() - flight.started
             if result.execution_arn is None and not flight.asked and waited >= ask_after_s:
                 flight.asked = True
@@ -147,12 +156,14 @@ def run_files(
                     result.status = "TIMED_OUT"
                     result.reason = f"no terminal state within {timeout_s:.0f} s"
                 finished += 1
+                settled += 1
                 if on_result:
                     on_result(result, finished, len(results))
+                if next_upload < len(results):
+                    upload_next()  # refill the window at once: the cloud is not left waiting for the loop
             else:
-                still_pending.append(flight)
-        pending = still_pending
-        if pending:
+                pending.append(flight)
+        if pending and not (eager and settled):
             time.sleep(poll_s)
     return results
 

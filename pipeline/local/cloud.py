@@ -171,6 +171,7 @@ class LocalCloud:
         from pipeline.driver import run_files
 
         options.setdefault("poll_s", 0.02)  # offline, polling costs next to nothing
+        options.setdefault("eager", True)
         return run_files(self.clients, self.stack, [Path(f) for f in files], prefix=prefix, **options)
 
 

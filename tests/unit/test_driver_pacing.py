@@ -1,0 +1,83 @@
+"""How the driver paces uploads and looks (pipeline.driver.run_files), against a scripted cloud."""
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import driver
+from pipeline.stack import PipelineStack
+
+
+class ScriptedCloud:
+    """Each look at the executions finds the oldest running file ended; records what happened when."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.log: list[str] = []
+        self.running: list[str] = []
+        self.ended: set[str] = set()
+        cloud = self
+
+        class Follower:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def refresh(self):
+                cloud.log.append("look")
+                if cloud.running:
+                    cloud.ended.add(cloud.running.pop(0))
+
+            def settle(self, result):
+                if result.key in cloud.ended:
+                    result.status = "SUCCEEDED"
+                    return True
+                return False
+
+        class Watcher:
+            def __init__(self, *args, **kwargs):
+                pass
+
+            def refresh(self, waiting):
+                pass
+
+        def upload(clients, stack, path, result):
+            cloud.log.append(f"upload {result.key}")
+            cloud.running.append(result.key)
+            return 1
+
+        monkeypatch.setattr(driver, "ExecutionFollower", Follower)
+        monkeypatch.setattr(driver, "DeadLetterWatcher", Watcher)
+        monkeypatch.setattr(driver, "_upload", upload)
+        monkeypatch.setattr(driver.time, "sleep", lambda seconds: cloud.log.append("sleep"))
+
+    def run(self, count: int, **options) -> list[driver.FileResult]:
+        stack = PipelineStack("s", "bucket", "arn:sm", "arn:topic", "https://queue", (), {})
+        return driver.run_files(None, stack, [Path(f"f{n}.csv") for n in range(count)], **options)
+
+
+def test_a_finished_files_slot_is_refilled_before_the_next_look(monkeypatch):
+    cloud = ScriptedCloud(monkeypatch)
+    results = cloud.run(4, window=2, eager=True)
+    assert [result.status for result in results] == ["SUCCEEDED"] * 4
+    assert cloud.log == ["upload f0.csv", "upload f1.csv", "look", "upload f2.csv", "look", "upload f3.csv",
+                         "look", "look"]  # no waiting while files keep finishing
+
+
+def test_without_eager_every_look_but_the_last_is_followed_by_a_wait(monkeypatch):
+    cloud = ScriptedCloud(monkeypatch)
+    cloud.run(3, window=2)
+    assert cloud.log == ["upload f0.csv", "upload f1.csv", "look", "upload f2.csv", "sleep", "look", "sleep",
+                         "look"]
+
+
+def test_the_window_is_never_exceeded(monkeypatch):
+    cloud = ScriptedCloud(monkeypatch)
+    in_flight = []
+    original = driver._upload
+
+    def counting(clients, stack, path, result):
+        in_flight.append(len(cloud.running) + 1)
+        return original(clients, stack, path, result)
+
+    monkeypatch.setattr(driver, "_upload", counting)
+    cloud.run(20, window=3, eager=True)
+    assert max(in_flight) == 3
