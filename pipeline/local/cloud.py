@@ -110,6 +110,8 @@ class LocalCloud:
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             endpoint = stack.enter_context(_handler_endpoint(optimized))
             clients = Clients.offline(region)
+            if optimized:
+                clients.stepfunctions = moto_hooks.DirectHistoryClient(clients.stepfunctions, ACCOUNT_ID, region)
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
             plan = FaultPlan(list(faults))

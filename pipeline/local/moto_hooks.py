@@ -233,6 +233,56 @@ class DirectLambdaClient:
         return getattr(self._client, name)
 
 
+class DirectHistoryClient:
+    """A Step Functions client whose GetExecutionHistory (the driver reads one per file) is
+    answered from the backend: moto's answer, written as moto writes it and parsed by the
+    client's own parser, without the round trip through botocore's request side, moto's stub
+    and its response class. Any other call, or a history call with more than an executionArn
+    (which moto ignores anyway), goes through the real client."""
+
+    OPERATION = "GetExecutionHistory"
+
+    def __init__(self, client: Any, account_id: str, region: str):
+        self._client = client
+        self._account_id = account_id
+        self._region = region
+        self._output_shape = client.meta.service_model.operation_model(self.OPERATION).output_shape
+        self._timestamps = _find_timestamp_members(self._output_shape)
+
+    def get_execution_history(self, **parameters: Any) -> dict[str, Any]:
+        if set(parameters) != {"executionArn"} or self._timestamps is None:
+            return self._client.get_execution_history(**parameters)
+        backend = stepfunctions_parser_backends[self._account_id][self._region]
+        try:
+            history = backend.get_execution_history(parameters["executionArn"])
+        except (JsonRESTError, MotoServiceException) as error:
+            raise as_client_error(error, self.OPERATION) from None
+        headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
+        body = json.dumps(_json_value(history, self._timestamps)).encode("utf-8")
+        parsed = self._client._response_parser.parse({"status_code": 200, "headers": headers, "body": body},
+                                                     self._output_shape)
+        parsed["ResponseMetadata"]["RetryAttempts"] = 0
+        return parsed
+
+    def get_paginator(self, operation_name: str) -> Any:
+        if operation_name == "get_execution_history":
+            return _OnePage(self.get_execution_history)
+        return self._client.get_paginator(operation_name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _OnePage:
+    """The paginator of an operation that moto answers in one page (it ignores maxResults)."""
+
+    def __init__(self, call: Callable[..., dict[str, Any]]):
+        self._call = call
+
+    def paginate(self, **parameters: Any) -> Iterator[dict[str, Any]]:
+        yield self._call(**parameters)
+
+
 def start_execution(account_id: str, region: str, state_machine_arn: str, name: str, execution_input: str) -> str:
     """StartExecution in the executing Step Functions backend; moto's errors as ClientError."""
     try:

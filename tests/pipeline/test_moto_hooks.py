@@ -527,3 +527,30 @@ def test_account_backends_are_the_ones_moto_returns():
         assert sqs_backends in BackendDict._instances
         assert sqs_backends[fresh] is first is moto_hooks._original_account_backends(sqs_backends, fresh)
     assert BackendDict.__getitem__ is moto_hooks._original_account_backends
+
+
+def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
+    from tests.conftest import run_one
+
+    direct = cloud.clients.stepfunctions
+    assert isinstance(direct, moto_hooks.DirectHistoryClient)
+    client = direct._client
+    arns = [run_one(cloud, files, name).execution_arn for name in ("hooks-history.csv", "hooks-history.txt")]
+    for arn in arns:
+        quick, reference = direct.get_execution_history(executionArn=arn), client.get_execution_history(executionArn=arn)
+        for response in (quick, reference):
+            assert response["ResponseMetadata"].pop("HTTPStatusCode") == 200
+            response.pop("ResponseMetadata")
+        assert quick == reference and len(quick["events"]) > 5
+        pages = list(direct.get_paginator("get_execution_history").paginate(executionArn=arn))
+        assert [page["events"] for page in pages] == [quick["events"]]
+    missing = arns[0].rsplit(":", 1)[0] + ":no-such-execution"
+    for arn in (missing, "not-an-arn"):
+        with pytest.raises(moto_hooks.ClientError) as quick_error:
+            direct.get_execution_history(executionArn=arn)
+        with pytest.raises(moto_hooks.ClientError) as reference_error:
+            client.get_execution_history(executionArn=arn)
+        assert quick_error.value.response["Error"] == reference_error.value.response["Error"]
+        assert str(quick_error.value) == str(reference_error.value)
+    # A call moto would answer the same way but with parameters the direct path does not take:
+    assert direct.get_execution_history(executionArn=arns[0], reverseOrder=True)["events"][0]["id"] == 1
