@@ -111,7 +111,7 @@ class LocalCloud:
             endpoint = stack.enter_context(_handler_endpoint(optimized))
             clients = Clients.offline(region)
             if optimized:
-                clients.stepfunctions = moto_hooks.DirectHistoryClient(clients.stepfunctions, ACCOUNT_ID, region)
+                clients.stepfunctions = moto_hooks.DirectReadsClient(clients.stepfunctions, ACCOUNT_ID, region)
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
             plan = FaultPlan(list(faults))

@@ -22,8 +22,9 @@ fails loudly if the pinned moto changes under any of them.
 - State machines created by CloudFormation land in the backend that executes them (moto puts
   them in its non-executing backend, where the execution API cannot see them).
 - The engine's Lambda tasks call the runtime directly (moto would go through botocore, its stub
-  and its Lambda responses for every task), and EventBridge starts executions in the Step
-  Functions backend directly: the same results and the same AWS errors, without the round trips.
+  and its Lambda responses for every task), EventBridge starts executions in the Step Functions
+  backend directly, and the driver's ListExecutions and GetExecutionHistory are read from it:
+  the same results and the same AWS errors, without the round trips.
 - JSONPath expressions are parsed once (moto's interpreter re-parses them at every state).
 - An ended execution keeps its history and lets its interpreter go (moto keeps every
   execution's environment, worker and threads for as long as the cloud runs).
@@ -88,6 +89,7 @@ from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
 from moto.stepfunctions.models import StateMachine, StepFunctionBackend
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -233,54 +235,100 @@ class DirectLambdaClient:
         return getattr(self._client, name)
 
 
-class DirectHistoryClient:
-    """A Step Functions client whose GetExecutionHistory (the driver reads one per file) is
-    answered from the backend: moto's answer, written as moto writes it and parsed by the
-    client's own parser, without the round trip through botocore's request side, moto's stub
-    and its response class. Any other call, or a history call with more than an executionArn
-    (which moto ignores anyway), goes through the real client."""
+class DirectReadsClient:
+    """A Step Functions client whose reads of executions (the driver's ListExecutions, and one
+    GetExecutionHistory per file) are answered from the backend: moto's answer, written as
+    moto writes it and parsed by the client's own parser, without the round trip through
+    botocore's request side, moto's stub and its response class. Anything else, or a call with
+    parameters these do not take, goes through the real client."""
 
-    OPERATION = "GetExecutionHistory"
+    PARAMETERS = {"GetExecutionHistory": {"executionArn"},
+                  "ListExecutions": {"stateMachineArn", "maxResults", "nextToken"}}
 
     def __init__(self, client: Any, account_id: str, region: str):
         self._client = client
         self._account_id = account_id
         self._region = region
-        self._output_shape = client.meta.service_model.operation_model(self.OPERATION).output_shape
-        self._timestamps = _find_timestamp_members(self._output_shape)
+        self._shapes = {name: client.meta.service_model.operation_model(name).output_shape for name in self.PARAMETERS}
+        self._timestamps = {name: _find_timestamp_members(shape) for name, shape in self._shapes.items()}
 
-    def get_execution_history(self, **parameters: Any) -> dict[str, Any]:
-        if set(parameters) != {"executionArn"} or self._timestamps is None:
-            return self._client.get_execution_history(**parameters)
+    def _answer(self, operation: str, parameters: dict[str, Any], read: Callable[[Any], Any]) -> dict[str, Any]:
         backend = stepfunctions_parser_backends[self._account_id][self._region]
         try:
-            history = backend.get_execution_history(parameters["executionArn"])
+            result = read(backend)
         except (JsonRESTError, MotoServiceException) as error:
-            raise as_client_error(error, self.OPERATION) from None
+            raise as_client_error(error, operation) from None
         headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
-        body = json.dumps(_json_value(history, self._timestamps)).encode("utf-8")
+        body = json.dumps(_json_value(result, self._timestamps[operation])).encode("utf-8")
         parsed = self._client._response_parser.parse({"status_code": 200, "headers": headers, "body": body},
-                                                     self._output_shape)
+                                                     self._shapes[operation])
         parsed["ResponseMetadata"]["RetryAttempts"] = 0
         return parsed
 
+    def _direct(self, operation: str, parameters: dict[str, Any]) -> bool:
+        return set(parameters) <= self.PARAMETERS[operation] and self._timestamps[operation] is not None
+
+    def get_execution_history(self, **parameters: Any) -> dict[str, Any]:
+        if not self._direct("GetExecutionHistory", parameters) or "executionArn" not in parameters:
+            return self._client.get_execution_history(**parameters)
+        return self._answer("GetExecutionHistory", parameters,
+                            lambda backend: backend.get_execution_history(parameters["executionArn"]))
+
+    def list_executions(self, **parameters: Any) -> dict[str, Any]:
+        if not self._direct("ListExecutions", parameters) or "stateMachineArn" not in parameters:
+            return self._client.list_executions(**parameters)
+        return self._answer("ListExecutions", parameters, lambda backend: listed_executions(backend, **parameters))
+
     def get_paginator(self, operation_name: str) -> Any:
         if operation_name == "get_execution_history":
-            return _OnePage(self.get_execution_history)
+            # moto answers in one page, whatever maxResults says
+            return _Pages(self.get_execution_history, None, self._client.get_paginator(operation_name))
+        if operation_name == "list_executions":
+            return _Pages(self.list_executions, "maxResults", self._client.get_paginator(operation_name))
         return self._client.get_paginator(operation_name)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
 
-class _OnePage:
-    """The paginator of an operation that moto answers in one page (it ignores maxResults)."""
+def listed_executions(backend: Any, stateMachineArn: str, maxResults: int | None = None,  # noqa: N803 - API names
+                      nextToken: str | None = None) -> dict[str, Any]:
+    """What moto's StepFunctionResponse.list_executions answers (no statusFilter)."""
+    state_machine = backend.describe_state_machine(stateMachineArn)
+    results, next_token = backend.list_executions(stateMachineArn, status_filter=None, max_results=maxResults,
+                                                  next_token=nextToken)
+    executions = []
+    for execution in results:
+        listed = {"executionArn": execution.execution_arn, "name": execution.name, "startDate": execution.start_date,
+                  "stateMachineArn": state_machine.arn, "status": execution.status}
+        if execution.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ABORTED):
+            listed["stopDate"] = execution.stop_date
+        executions.append(listed)
+    return {"executions": executions, "nextToken": next_token}
 
-    def __init__(self, call: Callable[..., dict[str, Any]]):
+
+class _Pages:
+    """A paginator over one of DirectReadsClient's calls, for PageSize only (anything else in
+    PaginationConfig goes to the real paginator)."""
+
+    def __init__(self, call: Callable[..., dict[str, Any]], limit_key: str | None, real: Any = None):
         self._call = call
+        self._limit_key = limit_key
+        self._real = real
 
     def paginate(self, **parameters: Any) -> Iterator[dict[str, Any]]:
-        yield self._call(**parameters)
+        config = parameters.pop("PaginationConfig", None) or {}
+        if set(config) - {"PageSize"} or (config and self._limit_key is None):
+            yield from self._real.paginate(**parameters, PaginationConfig=config)
+            return
+        if config:
+            parameters[self._limit_key] = config["PageSize"]
+        while True:
+            page = self._call(**parameters)
+            yield page
+            if not page.get("nextToken"):
+                return
+            parameters["nextToken"] = page["nextToken"]
 
 
 def start_execution(account_id: str, region: str, state_machine_arn: str, name: str, execution_input: str) -> str:

@@ -533,7 +533,7 @@ def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
     from tests.conftest import run_one
 
     direct = cloud.clients.stepfunctions
-    assert isinstance(direct, moto_hooks.DirectHistoryClient)
+    assert isinstance(direct, moto_hooks.DirectReadsClient)
     client = direct._client
     arns = [run_one(cloud, files, name).execution_arn for name in ("hooks-history.csv", "hooks-history.txt")]
     for arn in arns:
@@ -554,3 +554,45 @@ def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
         assert str(quick_error.value) == str(reference_error.value)
     # A call moto would answer the same way but with parameters the direct path does not take:
     assert direct.get_execution_history(executionArn=arns[0], reverseOrder=True)["events"][0]["id"] == 1
+
+
+def test_direct_listing_pages_as_botocore_parses_moto_s_answer(cloud, files):
+    from tests.conftest import run_one
+
+    for name in ("hooks-list-1.csv", "hooks-list-2.txt", "hooks-list-3.csv"):
+        run_one(cloud, files, name)
+    direct = cloud.clients.stepfunctions
+    client = direct._client
+    arn = cloud.stack.state_machine_arn
+
+    def pages(source, **config):
+        listed = []
+        for page in source.get_paginator("list_executions").paginate(stateMachineArn=arn, **config):
+            page.pop("ResponseMetadata")
+            listed.append(page)
+        return listed
+
+    for config in ({}, {"PaginationConfig": {"PageSize": 2}}, {"PaginationConfig": {"PageSize": 2, "MaxItems": 3}}):
+        quick, reference = pages(direct, **config), pages(client, **config)
+        assert quick == reference and quick[0]["executions"], config
+        assert {"startDate", "stopDate", "status"} <= set(quick[0]["executions"][0])
+    assert len(pages(direct, PaginationConfig={"PageSize": 2})) > 1
+    for arn_or_missing in (arn + "-missing", "not-an-arn"):
+        with pytest.raises(moto_hooks.ClientError) as quick_error:
+            direct.list_executions(stateMachineArn=arn_or_missing)
+        with pytest.raises(moto_hooks.ClientError) as reference_error:
+            client.list_executions(stateMachineArn=arn_or_missing)
+        assert quick_error.value.response["Error"] == reference_error.value.response["Error"]
+
+
+def test_the_direct_listing_is_what_motos_response_class_builds():
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    source = inspect.getsource(StepFunctionResponse.list_executions)
+    for line in ('"executionArn": execution.execution_arn', '"name": execution.name',
+                 '"startDate": execution.start_date', '"stateMachineArn": state_machine.arn',
+                 '"status": execution.status', 'result["stopDate"] = execution.stop_date',
+                 "ExecutionStatus.SUCCEEDED", "ExecutionStatus.FAILED", "ExecutionStatus.ABORTED",
+                 'response = {"executions": executions, "nextToken": next_token}'):
+        assert line in source, line
+    assert source.count("ExecutionStatus.") == 3
