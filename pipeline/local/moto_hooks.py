@@ -34,6 +34,8 @@ fails loudly if the pinned moto changes under any of them.
   rebuilds them for every request, and reloads S3's urls module to do it).
 - A service's backends for an account are found without moto's lock and scan (every response
   object looks its backend up that way).
+- A task state without TimeoutSeconds is evaluated in the interpreter's thread (moto starts a
+  thread per task only to wait for it without a time limit); one with a timeout keeps its thread.
 - Executions are looked up by ARN and by name in an index (moto scans every execution of the
   state machine, for each StartExecution and each GetExecutionHistory), and JSON responses are
   not searched for an XML <RequestId> to replace.
@@ -81,6 +83,9 @@ from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
 from moto.stepfunctions.parser.asl.component.common.path import result_path as moto_result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sns
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
@@ -378,6 +383,42 @@ def release_interpreter(execution: Any) -> None:
             pass
 
 
+_inline = threading.local()
+
+
+class InlineThread:
+    """What the ASL interpreter gets for a Thread while it evaluates a state with no timeout: the
+    target runs at once, in the interpreter's own thread, and is over when start() returns."""
+
+    def __init__(self, target: Callable[[], None], daemon: bool | None = None):
+        self._target = target
+
+    def start(self) -> None:
+        self._target()
+
+    def is_alive(self) -> bool:
+        return False
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def _state_thread(*args: Any, **kwargs: Any) -> Any:
+    return InlineThread(*args, **kwargs) if getattr(_inline, "active", False) else threading.Thread(*args, **kwargs)
+
+
+def evaluate_state(self: ExecutionState, env: Any) -> None:
+    """moto's ExecutionState._evaluate_with_timeout, run inline for a state without a timeout:
+    moto starts a thread for every task, only to wait for it with no time limit."""
+    if not (isinstance(self.timeout, TimeoutSeconds) and self.timeout.is_default_value()):
+        return _original_evaluate_state(self, env)
+    outer, _inline.active = getattr(_inline, "active", False), True
+    try:
+        return _original_evaluate_state(self, env)
+    finally:
+        _inline.active = outer
+
+
 class _Executions:
     """A state machine's executions by ARN and by name, as moto's list has them (first wins)."""
 
@@ -567,6 +608,7 @@ _original_enrich_response = BaseResponse.__dict__["_enrich_response"].__func__
 _original_describe_execution = StepFunctionBackend.describe_execution
 _original_account_backends = BackendDict.__getitem__
 _original_existing_execution = StateMachine._handle_name_input_idempotency
+_original_evaluate_state = ExecutionState._evaluate_with_timeout
 
 
 def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
@@ -697,6 +739,8 @@ def installed(
         (StepFunctionBackend, "describe_execution", _original_describe_execution),
         (BackendDict, "__getitem__", _original_account_backends),
         (StateMachine, "_handle_name_input_idempotency", _original_existing_execution),
+        (ExecutionState, "_evaluate_with_timeout", _original_evaluate_state),
+        (execute_state, "Thread", execute_state.Thread),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
@@ -713,6 +757,8 @@ def installed(
         StepFunctionBackend.describe_execution = describe_execution  # type: ignore[method-assign]
         BackendDict.__getitem__ = account_backends  # type: ignore[method-assign,assignment]
         StateMachine._handle_name_input_idempotency = existing_execution  # type: ignore[method-assign]
+        ExecutionState._evaluate_with_timeout = evaluate_state  # type: ignore[method-assign]
+        execute_state.Thread = _state_thread  # type: ignore[misc,assignment]
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]

@@ -457,7 +457,7 @@ def test_executions_are_only_ever_appended_and_looked_up_by_a_scan():
 
 
 def test_executions_are_found_as_motos_scan_finds_them(cloud, files):
-    from moto.stepfunctions.models import StateMachine, StepFunctionBackend
+    from moto.stepfunctions.models import StepFunctionBackend
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     from tests.conftest import run_one
@@ -596,3 +596,46 @@ def test_the_direct_listing_is_what_motos_response_class_builds():
                  'response = {"executions": executions, "nextToken": next_token}'):
         assert line in source, line
     assert source.count("ExecutionStatus.") == 3
+
+
+def test_task_states_are_evaluated_in_a_thread_that_is_only_waited_for():
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    source = inspect.getsource(moto_hooks._original_evaluate_state)
+    for step in ("thread = Thread(target=_exec_and_notify, daemon=True)", "thread.start()",
+                 "finished_on_time: bool = terminated_event.wait(timeout_seconds)", "TMP_THREADS.append(thread)"):
+        assert step in source, step
+    assert inspect.getsource(execute_state).count("Thread(") == 1  # that one, and nothing else here
+    assert TimeoutSeconds(TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS).is_default_value()
+    assert not TimeoutSeconds(30).is_default_value()
+
+
+def test_only_states_without_a_timeout_run_inline(monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds, TimeoutSecondsPath
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    made = []
+
+    def evaluate(state, env):  # stands in for moto's: makes its thread as moto's does
+        thread = execute_state.Thread(target=lambda: made.append(threading.current_thread()), daemon=True)
+        thread.start()
+        thread.join()
+        if env == "fail":
+            raise RuntimeError("the task failed")
+        return type(thread)
+
+    monkeypatch.setattr(moto_hooks, "_original_evaluate_state", evaluate)
+    monkeypatch.setattr(execute_state, "Thread", moto_hooks._state_thread)
+    default = SimpleNamespace(timeout=TimeoutSeconds(TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS))
+    assert moto_hooks.evaluate_state(default, None) is moto_hooks.InlineThread
+    assert made[-1] is threading.current_thread()
+    for timed in (TimeoutSeconds(30), TimeoutSecondsPath("$.timeout")):
+        assert moto_hooks.evaluate_state(SimpleNamespace(timeout=timed), None) is threading.Thread
+        assert made[-1] is not threading.current_thread()
+    with pytest.raises(RuntimeError):
+        moto_hooks.evaluate_state(default, "fail")
+    assert moto_hooks._state_thread(target=lambda: None).__class__ is threading.Thread  # flag restored
