@@ -45,8 +45,8 @@ from __future__ import annotations
 
 import calendar
 import enum
-import json
 import io
+import json
 import logging
 import re
 import threading
@@ -54,8 +54,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import moto
@@ -64,6 +64,7 @@ import moto.backends as moto_backends
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict
 from moto.core.botocore_stubber import BotocoreStubber
@@ -73,29 +74,43 @@ from moto.core.exceptions import ServiceException as MotoServiceException
 from moto.core.request import normalize_request
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.utils import get_equivalent_url_in_aws_domain
-from moto.cloudwatch.models import cloudwatch_backends
-from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
+from moto.events.models import (
+    EventPattern,
+    EventPatternParser,
+    EventsBackend,
+    events_backends,
+)
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.moto_api import recorder as moto_recorder
 from moto.s3 import notifications as s3_notifications
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
-from moto.stepfunctions.parser.asl.component.common.path import result_path as moto_result_path
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sns
-from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
-from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
-from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
 from moto.stepfunctions.models import StateMachine, StepFunctionBackend
 from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.component.common.path import (
+    result_path as moto_result_path,
+)
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (
+    TimeoutSeconds,
+)
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import (
+    ExecutionState,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    lambda_eval_utils,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_sns,
+)
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
