@@ -271,6 +271,8 @@ class DirectReadsClient:
         self._region = region
         self._shapes = {name: client.meta.service_model.operation_model(name).output_shape for name in self.PARAMETERS}
         self._timestamps = {name: _find_timestamp_members(shape) for name, shape in self._shapes.items()}
+        # The parser the client's endpoint makes for each response (with the session's defaults).
+        self._parser = client._endpoint._response_parser_factory.create_parser(client.meta.service_model.protocol)
 
     def _answer(self, operation: str, parameters: dict[str, Any], read: Callable[[Any], Any]) -> dict[str, Any]:
         backend = stepfunctions_parser_backends[self._account_id][self._region]
@@ -280,8 +282,7 @@ class DirectReadsClient:
             raise as_client_error(error, operation) from None
         headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
         body = json.dumps(_json_value(result, self._timestamps[operation])).encode("utf-8")
-        parsed = self._client._response_parser.parse({"status_code": 200, "headers": headers, "body": body},
-                                                     self._shapes[operation])
+        parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": body}, self._shapes[operation])
         parsed["ResponseMetadata"]["RetryAttempts"] = 0
         return parsed
 
@@ -302,9 +303,9 @@ class DirectReadsClient:
     def get_paginator(self, operation_name: str) -> Any:
         if operation_name == "get_execution_history":
             # moto answers in one page, whatever maxResults says
-            return _Pages(self.get_execution_history, None, self._client.get_paginator(operation_name))
+            return _Pages(self.get_execution_history, None, lambda: self._client.get_paginator(operation_name))
         if operation_name == "list_executions":
-            return _Pages(self.list_executions, "maxResults", self._client.get_paginator(operation_name))
+            return _Pages(self.list_executions, "maxResults", lambda: self._client.get_paginator(operation_name))
         return self._client.get_paginator(operation_name)
 
     def __getattr__(self, name: str) -> Any:
@@ -331,15 +332,15 @@ class _Pages:
     """A paginator over one of DirectReadsClient's calls, for PageSize only (anything else in
     PaginationConfig goes to the real paginator)."""
 
-    def __init__(self, call: Callable[..., dict[str, Any]], limit_key: str | None, real: Any = None):
+    def __init__(self, call: Callable[..., dict[str, Any]], limit_key: str | None, real: Callable[[], Any]):
         self._call = call
         self._limit_key = limit_key
-        self._real = real
+        self._real = real  # makes the real paginator, when needed
 
     def paginate(self, **parameters: Any) -> Iterator[dict[str, Any]]:
         config = parameters.pop("PaginationConfig", None) or {}
         if set(config) - {"PageSize"} or (config and self._limit_key is None):
-            yield from self._real.paginate(**parameters, PaginationConfig=config)
+            yield from self._real().paginate(**parameters, PaginationConfig=config)
             return
         if config:
             parameters[self._limit_key] = config["PageSize"]

@@ -542,6 +542,7 @@ def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
             assert response["ResponseMetadata"].pop("HTTPStatusCode") == 200
             response.pop("ResponseMetadata")
         assert quick == reference and len(quick["events"]) > 5
+        assert repr(quick) == repr(reference)  # timestamps in the same zone as well
         pages = list(direct.get_paginator("get_execution_history").paginate(executionArn=arn))
         assert [page["events"] for page in pages] == [quick["events"]]
     missing = arns[0].rsplit(":", 1)[0] + ":no-such-execution"
@@ -575,6 +576,7 @@ def test_direct_listing_pages_as_botocore_parses_moto_s_answer(cloud, files):
     for config in ({}, {"PaginationConfig": {"PageSize": 2}}, {"PaginationConfig": {"PageSize": 2, "MaxItems": 3}}):
         quick, reference = pages(direct, **config), pages(client, **config)
         assert quick == reference and quick[0]["executions"], config
+        assert repr(quick) == repr(reference)
         assert {"startDate", "stopDate", "status"} <= set(quick[0]["executions"][0])
     assert len(pages(direct, PaginationConfig={"PageSize": 2})) > 1
     for arn_or_missing in (arn + "-missing", "not-an-arn"):
