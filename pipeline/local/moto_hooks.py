@@ -37,6 +37,7 @@ fails loudly if the pinned moto changes under any of them.
 - S3 reads a request's metadata headers in one pass (moto looks each one up twice more).
 - A task state without TimeoutSeconds is evaluated in the interpreter's thread (moto starts a
   thread per task only to wait for it without a time limit); one with a timeout keeps its thread.
+  The same for the program of a state machine without TimeoutSeconds.
 - Executions are looked up by ARN and by name in an index (moto scans every execution of the
   state machine, for each StartExecution and each GetExecutionHistory), and JSON responses are
   not searched for an XML <RequestId> to replace.
@@ -50,6 +51,7 @@ import io
 import json
 import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -100,6 +102,8 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import (
     TimeoutSeconds,
 )
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.execute_state import (
     ExecutionState,
@@ -440,6 +444,19 @@ def evaluate_state(self: ExecutionState, env: Any) -> None:
         _inline.active = outer
 
 
+def evaluate_program(self: Program, env: Any) -> None:
+    """moto's Program.eval, run in the execution's own thread for a state machine without
+    TimeoutSeconds: moto starts a thread for the program only to join it with no time limit."""
+    if self.timeout_seconds is not None:
+        return _original_evaluate_program(self, env)
+    env.next_state_name = self.start_at.start_at_name
+    try:
+        EvalComponent.eval(self, env)  # what moto's thread runs
+    except Exception:  # noqa: BLE001 - as the thread would: reported by threading's hook, then over
+        threading.excepthook(threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread())))
+    return None
+
+
 class _Executions:
     """A state machine's executions by ARN and by name, as moto's list has them (first wins)."""
 
@@ -651,6 +668,7 @@ _original_describe_execution = StepFunctionBackend.describe_execution
 _original_account_backends = BackendDict.__getitem__
 _original_existing_execution = StateMachine._handle_name_input_idempotency
 _original_evaluate_state = ExecutionState._evaluate_with_timeout
+_original_evaluate_program = Program.eval
 _original_metadata_from_headers = s3_responses.metadata_from_headers
 
 
@@ -784,6 +802,7 @@ def installed(
         (StateMachine, "_handle_name_input_idempotency", _original_existing_execution),
         (ExecutionState, "_evaluate_with_timeout", _original_evaluate_state),
         (execute_state, "Thread", execute_state.Thread),
+        (Program, "eval", _original_evaluate_program),
         (s3_responses, "metadata_from_headers", _original_metadata_from_headers),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
@@ -803,6 +822,7 @@ def installed(
         StateMachine._handle_name_input_idempotency = existing_execution  # type: ignore[method-assign]
         ExecutionState._evaluate_with_timeout = evaluate_state  # type: ignore[method-assign]
         execute_state.Thread = _state_thread  # type: ignore[misc,assignment]
+        Program.eval = evaluate_program  # type: ignore[method-assign]
         s3_responses.metadata_from_headers = metadata_from_headers
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata

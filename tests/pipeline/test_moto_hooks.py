@@ -672,3 +672,38 @@ def test_s3_metadata_is_read_from_headers_as_moto_reads_it():
             continue
         reference = moto_metadata(headers)
         assert list(quick.items()) == list(reference.items()) and len(quick) >= 1
+
+
+def test_a_program_is_evaluated_in_a_thread_that_is_only_joined():
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+
+    source = inspect.getsource(moto_hooks._original_evaluate_program)
+    for step in ("timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None",
+                 "env.next_state_name = self.start_at.start_at_name",
+                 "worker_thread = threading.Thread(target=super().eval, args=(env,), daemon=True)",
+                 "worker_thread.join(timeout=timeout)", "env.set_timed_out()"):
+        assert step in source, step
+    assert Program.__bases__ == (moto_hooks.EvalComponent,)  # super().eval is EvalComponent.eval
+
+
+def test_only_programs_without_a_timeout_run_inline(monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    ran, reported = [], []
+
+    def evaluate(program, env):
+        ran.append((threading.current_thread(), env.next_state_name))
+        if env.fail:
+            raise RuntimeError("the interpreter failed")
+
+    monkeypatch.setattr(moto_hooks.EvalComponent, "eval", evaluate)
+    monkeypatch.setattr(moto_hooks, "_original_evaluate_program", lambda program, env: ran.append("moto's"))
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_value))
+    untimed = SimpleNamespace(timeout_seconds=None, start_at=SimpleNamespace(start_at_name="Check"))
+    assert moto_hooks.evaluate_program(untimed, SimpleNamespace(next_state_name=None, fail=False)) is None
+    assert ran == [(threading.current_thread(), "Check")]
+    assert moto_hooks.evaluate_program(untimed, SimpleNamespace(next_state_name=None, fail=True)) is None
+    assert [str(error) for error in reported] == ["the interpreter failed"]  # reported as a thread's would be
+    moto_hooks.evaluate_program(SimpleNamespace(timeout_seconds=object()), None)
+    assert ran[-1] == "moto's"
