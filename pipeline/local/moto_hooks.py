@@ -34,7 +34,6 @@ fails loudly if the pinned moto changes under any of them.
   rebuilds them for every request, and reloads S3's urls module to do it).
 - A service's backends for an account are found without moto's lock and scan (every response
   object looks its backend up that way).
-- S3 reads a request's metadata headers in one pass (moto looks each one up twice more).
 - A task state without TimeoutSeconds is evaluated in the interpreter's thread (moto starts a
   thread per task only to wait for it without a time limit); one with a timeout keeps its thread.
   The same for the program of a state machine without TimeoutSeconds.
@@ -87,8 +86,6 @@ from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.moto_api import recorder as moto_recorder
 from moto.s3 import notifications as s3_notifications
-from moto.s3 import responses as s3_responses
-from moto.s3.utils import user_settable_fields as s3_user_settable_fields
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
 from moto.stepfunctions import models as stepfunctions_models
@@ -122,8 +119,6 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.utilities.aws_headers import gen_amzn_requestid_long
-from requests.structures import CaseInsensitiveDict
-from werkzeug.datastructures import EnvironHeaders as WerkzeugEnvironHeaders
 
 from pipeline.local.service_process import quick_dispatch
 
@@ -511,27 +506,6 @@ def account_backends(self: BackendDict, account_id: str) -> Any:
     return _original_account_backends(self, account_id)
 
 
-_META_HEADER = re.compile(r"^x-amz-meta-([a-zA-Z0-9\-_.]+)$", flags=re.IGNORECASE)
-
-
-def metadata_from_headers(headers: Any) -> CaseInsensitiveDict:
-    """moto.s3.utils.metadata_from_headers, reading each header once: moto walks the request's
-    headers for their names, then looks each wanted one up again, twice (a seventh of an upload).
-    Only for the two kinds of headers where a name's value is the one the walk gives."""
-    if not (isinstance(headers, WerkzeugEnvironHeaders) or type(headers) is dict):
-        return _original_metadata_from_headers(headers)
-    metadata = CaseInsensitiveDict()
-    for header, value in headers.items():
-        if not isinstance(header, str):
-            continue
-        user_metadata = _META_HEADER.match(header)
-        if user_metadata:
-            metadata[user_metadata.group(0).lower()] = value[0] if isinstance(value, list) else value
-        elif header.lower() in s3_user_settable_fields:
-            metadata[header] = value[0] if isinstance(value, list) else value
-    return metadata
-
-
 def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
     """moto's BaseResponse._enrich_response, without running its <RequestId> regex over bodies
     that have none (a JSON execution history is searched from end to end for one)."""
@@ -669,7 +643,6 @@ _original_account_backends = BackendDict.__getitem__
 _original_existing_execution = StateMachine._handle_name_input_idempotency
 _original_evaluate_state = ExecutionState._evaluate_with_timeout
 _original_evaluate_program = Program.eval
-_original_metadata_from_headers = s3_responses.metadata_from_headers
 
 
 def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
@@ -803,7 +776,6 @@ def installed(
         (ExecutionState, "_evaluate_with_timeout", _original_evaluate_state),
         (execute_state, "Thread", execute_state.Thread),
         (Program, "eval", _original_evaluate_program),
-        (s3_responses, "metadata_from_headers", _original_metadata_from_headers),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
@@ -823,7 +795,6 @@ def installed(
         ExecutionState._evaluate_with_timeout = evaluate_state  # type: ignore[method-assign]
         execute_state.Thread = _state_thread  # type: ignore[misc,assignment]
         Program.eval = evaluate_program  # type: ignore[method-assign]
-        s3_responses.metadata_from_headers = metadata_from_headers
     s3_notifications.send_event = send_event
     moto_jsonata._eval_jsonata = _evaluate_jsonata
     retrier_decl.time = clock  # type: ignore[assignment]

@@ -643,37 +643,6 @@ def test_only_states_without_a_timeout_run_inline(monkeypatch):
     assert moto_hooks._state_thread(target=lambda: None).__class__ is threading.Thread  # flag restored
 
 
-def test_s3_metadata_is_read_from_headers_as_moto_reads_it():
-    from moto.core.request import Request
-    from moto.s3 import responses as s3_responses
-    from moto.s3.utils import metadata_from_headers as moto_metadata
-
-    assert moto_hooks._original_metadata_from_headers is moto_metadata
-    source = inspect.getsource(moto_metadata)
-    assert "for header in headers.keys():" in source and 'r"^x-amz-meta-([a-zA-Z0-9\\-_.]+)$"' in source
-    assert "metadata_from_headers(self.headers)" in inspect.getsource(s3_responses.S3Response.put_object)
-    request = Request.from_primitives("PUT", "https://bucket.s3.amazonaws.com/key.csv", {
-        "x-amz-meta-My_Key": "a", "X-Amz-Meta-other": "b", "Content-Type": "text/csv", "Cache-Control": "no-cache",
-        "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Expires": "0", "User-Agent": "test", "x-amz-meta-bad key": "c",
-        "Content-Length": "3"}, b"a,b")
-    from werkzeug.datastructures import EnvironHeaders
-
-    assert isinstance(request.headers, EnvironHeaders)  # the kind the quick path reads
-    cases = [request.headers, {"x-amz-meta-q": ["v", "w"], "Content-Type": ["text/plain"], "other": ["x"]},
-             {"X-Amz-Meta-Plain": "p", 7: "not a name"}, [("x-amz-meta-list", "l")]]
-    for headers in cases:
-        quick = moto_hooks.metadata_from_headers(headers) if not isinstance(headers, list) else None
-        if quick is None:  # a type the quick path does not read goes to moto's own
-            with pytest.raises(Exception) as quick_error:
-                moto_hooks.metadata_from_headers(headers)
-            with pytest.raises(Exception) as moto_error:
-                moto_metadata(headers)
-            assert type(quick_error.value) is type(moto_error.value)
-            continue
-        reference = moto_metadata(headers)
-        assert list(quick.items()) == list(reference.items()) and len(quick) >= 1
-
-
 def test_a_program_is_evaluated_in_a_thread_that_is_only_joined():
     from moto.stepfunctions.parser.asl.component.program.program import Program
 
