@@ -278,7 +278,7 @@ class DirectReadsClient:
         # The parser the client's endpoint makes for each response (with the session's defaults).
         self._parser = client._endpoint._response_parser_factory.create_parser(client.meta.service_model.protocol)
 
-    def _answer(self, operation: str, parameters: dict[str, Any], read: Callable[[Any], Any]) -> dict[str, Any]:
+    def _answer(self, operation: str, read: Callable[[Any], Any]) -> dict[str, Any]:
         backend = stepfunctions_parser_backends[self._account_id][self._region]
         try:
             result = read(backend)
@@ -296,13 +296,13 @@ class DirectReadsClient:
     def get_execution_history(self, **parameters: Any) -> dict[str, Any]:
         if not self._direct("GetExecutionHistory", parameters) or "executionArn" not in parameters:
             return self._client.get_execution_history(**parameters)
-        return self._answer("GetExecutionHistory", parameters,
+        return self._answer("GetExecutionHistory",
                             lambda backend: backend.get_execution_history(parameters["executionArn"]))
 
     def list_executions(self, **parameters: Any) -> dict[str, Any]:
         if not self._direct("ListExecutions", parameters) or "stateMachineArn" not in parameters:
             return self._client.list_executions(**parameters)
-        return self._answer("ListExecutions", parameters, lambda backend: listed_executions(backend, **parameters))
+        return self._answer("ListExecutions", lambda backend: listed_executions(backend, **parameters))
 
     def get_paginator(self, operation_name: str) -> Any:
         if operation_name == "get_execution_history":
