@@ -74,12 +74,12 @@ class MotoApplication:
         self.dispatcher = DomainDispatcherApplication(create_backend_app)
         self.cors = not DISABLE_GLOBAL_CORS
         # Which service a host names does not change; moto lists its package directory to
-        # answer, for every request (an eighth of a DynamoDB call).
+        # answer, for every request.
         self.dispatcher.get_backend_for_host = lru_cache(maxsize=256)(self.dispatcher.get_backend_for_host)
+        self._endpoint = lru_cache(maxsize=4096)(self._route)
 
     @staticmethod
-    @lru_cache(maxsize=4096)
-    def _endpoint(app: Any, method: str, path: str) -> str | None:
+    def _route(app: Any, method: str, path: str) -> str | None:
         """The view Flask would route a request to; None where Flask would answer it itself.
         Routes depend on the method and path alone (moto's rules match no host)."""
         from werkzeug.exceptions import HTTPException
