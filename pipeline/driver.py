@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus
 from pipeline.events import ObjectWrite, cloudtrail_object_write, s3_object_created
 from pipeline.stack import PipelineStack
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED"}
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED", "LOST"}
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
 CLOCK_SKEW = timedelta(minutes=5)  # between this machine and the Step Functions service
 
@@ -124,7 +124,7 @@ def run_files(
     """
     results = [FileResult(file=str(path), bucket=stack.bucket, key=object_key(path, prefix)) for path in files]
     follower = ExecutionFollower(clients, stack.state_machine_arn, keep_history=keep_history)
-    dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url)
+    dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url, [rule.name for rule in stack.rules])
     pending: list[_InFlight] = []
     next_upload = 0
     finished = 0
@@ -141,6 +141,8 @@ def run_files(
             upload_next()
         follower.refresh()
         dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
+        dead_letters.mark_lost([flight.result for flight in pending if flight.asked and flight.result.execution_arn is None
+                                and flight.result.status == "UPLOADED"])
         flights, pending = pending, []
         settled = 0
         for flight in flights:
@@ -151,7 +153,7 @@ def run_files(
                 if reason:
                     result.status = "IGNORED"
                     result.reason = reason
-            if result.status in ("DEAD_LETTERED", "IGNORED") or follower.settle(result) or waited > timeout_s:
+            if result.status in ("DEAD_LETTERED", "LOST", "IGNORED") or follower.settle(result) or waited > timeout_s:
                 if result.status not in TERMINAL and result.status != "IGNORED":
                     result.status = "TIMED_OUT"
                     result.reason = f"no terminal state within {timeout_s:.0f} s"
@@ -219,13 +221,43 @@ def announced_object(execution_input: str) -> tuple[str, str, str | None] | None
 
 
 class DeadLetterWatcher:
-    """Peeks at the rule's dead-letter queue (without consuming it) for events of waiting files."""
+    """Peeks at the rule's dead-letter queue (without consuming it) for events of waiting files,
+    and counts the events EventBridge could send neither to the state machine nor to the queue
+    (the rules' InvocationsFailedToBeSentToDlq metric): those are lost."""
 
-    def __init__(self, clients: Any, queue_url: str, every_s: float = 1.0):
+    def __init__(self, clients: Any, queue_url: str, rule_names: Sequence[str] = (), every_s: float = 1.0):
         self._sqs = clients.sqs
+        self._cloudwatch = clients.cloudwatch
         self._queue_url = queue_url
+        self._rule_names = list(rule_names)
         self._every_s = every_s
         self._last = time.monotonic()
+        self._since = datetime.now(timezone.utc) - CLOCK_SKEW
+        self._lost_marked = 0
+
+    def mark_lost(self, waiting: list[FileResult]) -> None:
+        """Mark as LOST as many waiting files (a rule matched them, no execution started, nothing
+        in the queue) as the metric counts lost events not yet told."""
+        if not waiting:
+            return
+        lost = self._lost_events()
+        for result in waiting[: max(lost - self._lost_marked, 0)]:
+            self._lost_marked += 1
+            result.status = "LOST"
+            result.reason = (f"EventBridge could neither start an execution nor send the event to the dead-letter "
+                             f"queue {self._queue_url} ({lost} event(s) counted by InvocationsFailedToBeSentToDlq "
+                             f"on rule {', '.join(self._rule_names)}): the event is lost")
+
+    def _lost_events(self) -> int:
+        total = 0
+        for rule_name in self._rule_names:
+            datapoints = self._cloudwatch.get_metric_statistics(
+                Namespace="AWS/Events", MetricName="InvocationsFailedToBeSentToDlq",
+                Dimensions=[{"Name": "RuleName", "Value": rule_name}], StartTime=self._since,
+                EndTime=datetime.now(timezone.utc) + timedelta(minutes=1), Period=60, Statistics=["Sum"],
+            )["Datapoints"]
+            total += int(sum(point["Sum"] for point in datapoints))
+        return total
 
     def refresh(self, waiting: list[FileResult]) -> None:
         if not waiting or time.monotonic() - self._last < self._every_s:

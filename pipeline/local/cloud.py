@@ -15,8 +15,11 @@ from __future__ import annotations
 import copy
 import gc
 import json
-import os
 import logging
+import os
+import random
+import re
+import string
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -26,6 +29,10 @@ from typing import Any
 
 from pipeline.clients import Clients
 from pipeline.local import moto_hooks
+from pipeline.local.access import AccessControl, from_template
+from pipeline.local.deploy_rules import DeployContext, check as deploy_refusals
+from pipeline.local.gatekeeper import Gatekeeper
+from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.http_server import KeepAliveServer
@@ -37,6 +44,19 @@ from pipeline.stack import PipelineStack
 
 ACCOUNT_ID = "123456789012"
 CODE_BUCKET = "offline-cloud-deployment-artifacts"
+
+
+# Types moto's CloudFormation skips that the offline cloud itself applies: resource policies are
+# enforced by pipeline.local.access, and trails drive delivery's CloudTrail events.
+EMULATED_HERE = frozenset({"AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy",
+                           "AWS::CloudTrail::Trail", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"})
+
+
+class DeployRefused(TemplateError):
+    """The template breaks a rule AWS enforces at deploy time: the stack would roll back."""
+
+
+STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -52,7 +72,8 @@ class LocalCloud:
 
     def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
                  runtime: LambdaRuntime, bus: EventBus, clock: moto_hooks.ScaledClock,
-                 not_emulated: list[NotEmulated], faults: FaultPlan, services: dict[str, ServiceProcess]):
+                 not_emulated: list[NotEmulated], faults: FaultPlan, services: dict[str, ServiceProcess],
+                 access: AccessControl):
         self.clients = clients
         self.stack = stack
         self.packaged = packaged
@@ -62,6 +83,7 @@ class LocalCloud:
         self.not_emulated = not_emulated
         self.faults = faults
         self.services = services
+        self.access = access
 
     def processes(self) -> dict[str, list[int]]:
         """The offline cloud's processes by role: its own, its service processes, and the
@@ -95,6 +117,9 @@ class LocalCloud:
         """
         from moto import mock_aws
 
+        if not STACK_NAME.fullmatch(stack_name):  # CloudFormation API Reference, CreateStack: StackName
+            raise DeployRefused(f"stack name {stack_name!r}: ValidationException: a stack name starts with a letter, "
+                                "holds only letters, digits and hyphens, and has at most 128 characters")
         overrides = (
             dict(parameter_overrides) if isinstance(parameter_overrides, dict)
             else parse_parameter_overrides(list(parameter_overrides))
@@ -108,7 +133,8 @@ class LocalCloud:
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-            endpoint = stack.enter_context(_handler_endpoint(optimized))
+            gatekeeper = Gatekeeper(MotoApplication() if optimized else _plain_moto_application())
+            endpoint = stack.enter_context(_handler_endpoint(gatekeeper, optimized))
             clients = Clients.offline(region)
             if optimized:
                 clients.stepfunctions = moto_hooks.DirectReadsClient(clients.stepfunctions, ACCOUNT_ID, region)
@@ -141,9 +167,10 @@ class LocalCloud:
                 else:
                     clients.cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=metrics)
 
+            tasks = TaskAuthority()
             stack.enter_context(moto_hooks.installed(
                 invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
-                on_execution_end=on_execution_end, optimized=optimized,
+                on_execution_end=on_execution_end, authorize_task=tasks, optimized=optimized,
             ))
             skipped_types = _create_stack(clients, packaged, stack_name, overrides)
             deployed = PipelineStack.discover(clients, stack_name)
@@ -152,8 +179,18 @@ class LocalCloud:
             not_emulated = [
                 NotEmulated(logical_id, resource["Type"])
                 for logical_id, resource in packaged.cloudformation["Resources"].items()
-                if resource["Type"] in skipped_types and resolver.condition(resource.get("Condition"))
+                if resource["Type"] in skipped_types - EMULATED_HERE and resolver.condition(resource.get("Condition"))
             ]
+            access = from_template(packaged.cloudformation, resolver, ACCOUNT_ID, region,
+                                   moto_hooks.aws_managed_policy)
+            refusals = deploy_refusals(DeployContext(packaged.cloudformation, resolver, access, stack_name))
+            if refusals:
+                raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
+                                    + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
+            gatekeeper.use(access)
+            tasks.access = access
+            bus.access = access
+            bus.on_lost = lambda rule_name: _count_lost_event(clients, rule_name)
             _complete_buckets(clients, packaged, resolver)
             _apply_substitutions(clients, packaged, resolver)
             if dynamodb is not None:
@@ -161,12 +198,14 @@ class LocalCloud:
                 _move_tables(clients, dynamodb.endpoint, packaged, resolver)
                 runtime.use_endpoint("dynamodb", dynamodb.endpoint)
             bus.trails.extend(_trails(packaged, resolver))
-            for spec in _function_specs(clients, packaged, deployed):
+            for spec in _function_specs(clients, packaged, deployed, access):
                 runtime.register(spec)
+            if dynamodb is not None:
+                dynamodb.use_access_control(access)  # with the functions' credentials
             if optimized:
                 stack.enter_context(_fewer_collections())
             services = {"dynamodb": dynamodb} if dynamodb is not None else {}
-            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services)
+            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access)
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""
@@ -194,26 +233,46 @@ def execution_metrics(state_machine_arn: str, status: str, duration_ms: float) -
 
 
 @contextmanager
-def _handler_endpoint(optimized: bool) -> Iterator[str]:
-    """An HTTP endpoint for the handlers' AWS calls, served by this process's moto."""
+def _handler_endpoint(app: Gatekeeper, optimized: bool) -> Iterator[str]:
+    """An HTTP endpoint for the handlers' AWS calls, served by this process's moto behind the
+    gatekeeper that authorizes each call as the caller's role."""
     if optimized:  # connections kept open (see http_server)
-        server = KeepAliveServer(MotoApplication())
+        server = KeepAliveServer(app)
         server.start()
         try:
             yield server.endpoint
         finally:
             server.stop()
         return
-    from moto.server import ThreadedMotoServer
+    import threading
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
-    plain = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    plain.start()
-    host, port = plain.get_host_and_port()
+    plain = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=plain.serve_forever, daemon=True)
+    thread.start()
     try:
-        yield f"http://{host}:{port}"
+        yield f"http://127.0.0.1:{plain.server_address[1]}"
     finally:
-        plain.stop()
+        plain.shutdown()
+        thread.join()
+
+
+def _plain_moto_application() -> Any:
+    """moto's server application as moto's own server builds it."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def _count_lost_event(clients: Clients, rule_name: str) -> None:
+    """The metric EventBridge publishes for an event it could send neither to its target nor to
+    the target's dead-letter queue (EventBridge User Guide, "Monitoring Amazon EventBridge")."""
+    clients.cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[{
+        "MetricName": "InvocationsFailedToBeSentToDlq", "Dimensions": [{"Name": "RuleName", "Value": rule_name}],
+        "Value": 1.0, "Unit": "Count"}])
 
 
 @contextmanager
@@ -244,7 +303,7 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
         warnings.simplefilter("always")
         clients.cloudformation.create_stack(
             StackName=stack_name,
-            TemplateBody=json.dumps(_for_moto(packaged.cloudformation)),
+            TemplateBody=json.dumps(_for_moto(packaged.cloudformation, stack_name)),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
@@ -258,14 +317,36 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
     }
 
 
-def _for_moto(cloudformation: dict[str, Any]) -> dict[str, Any]:
-    """moto's Fn::Sub mangles "$$" (it is string.Template, applied once per variable), so state
-    machines are created without DefinitionSubstitutions; _apply_substitutions sets them after."""
+# Name properties CloudFormation fills in when a template leaves them out, and their limits.
+GENERATED_NAMES = {"AWS::StepFunctions::StateMachine": ("StateMachineName", 80), "AWS::Events::Rule": ("Name", 64)}
+
+
+def _for_moto(cloudformation: dict[str, Any], stack_name: str) -> dict[str, Any]:
+    """The template as moto's CloudFormation can create it as AWS would.
+
+    moto's Fn::Sub mangles "$$" (it is string.Template, applied once per variable), so state
+    machines are created without DefinitionSubstitutions; _apply_substitutions sets them after.
+    moto names a resource stack-logicalId-random without a limit; CloudFormation shortens the
+    stack name and logical ID so that the name fits the resource's limit (CloudFormation User
+    Guide, "Name type"), so those names are given here."""
     adapted = copy.deepcopy(cloudformation)
-    for resource in adapted["Resources"].values():
+    for logical_id, resource in adapted["Resources"].items():
+        properties = resource.setdefault("Properties", {})
         if resource["Type"] == "AWS::StepFunctions::StateMachine":
-            resource.get("Properties", {}).pop("DefinitionSubstitutions", None)
+            properties.pop("DefinitionSubstitutions", None)
+        if resource["Type"] in GENERATED_NAMES:
+            name_property, limit = GENERATED_NAMES[resource["Type"]]
+            properties.setdefault(name_property, generated_name(stack_name, logical_id, limit))
     return adapted
+
+
+def generated_name(stack_name: str, logical_id: str, limit: int) -> str:
+    """stack-logicalId-RANDOM, with stack name and logical ID shortened to fit limit."""
+    suffix = "".join(random.choices(string.ascii_uppercase + string.digits, k=12))
+    room = limit - len(suffix) - 2
+    stack_part = stack_name[: max(room - min(len(logical_id), room // 2), room // 2)]
+    logical_part = logical_id[: room - len(stack_part)]
+    return f"{stack_part}-{logical_part}-{suffix}"
 
 
 def _apply_substitutions(clients: Clients, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
@@ -304,8 +385,8 @@ def _complete_buckets(clients: Clients, packaged: PackagedTemplate, resolver: Te
             clients.s3.put_bucket_notification_configuration(
                 Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
-    # Bucket policies stay unapplied (and are reported as not emulated): moto evaluates their
-    # Deny statements but not their conditions, so DenyInsecureTransport would deny everything.
+    # Bucket policies are not given to moto, which evaluates their Deny statements without their
+    # conditions (DenyInsecureTransport would deny everything); pipeline.local.access enforces them.
 
 
 def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
@@ -368,7 +449,8 @@ def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trai
     return trails
 
 
-def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: PipelineStack) -> list[FunctionSpec]:
+def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: PipelineStack,
+                    access: AccessControl) -> list[FunctionSpec]:
     specs = []
     for logical_id, function in packaged.functions.items():
         physical = stack.resources[logical_id]
@@ -384,5 +466,7 @@ def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: Pipelin
             memory_mb=int(config["MemorySize"]),
             # CloudFormation passes Number parameters through as strings; moto keeps the number.
             environment={k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()},
+            # Lambda gives each function its execution role's session, named after the function.
+            access_key_id=access.issue_credentials(config["Role"], config["FunctionName"]),
         ))
     return specs

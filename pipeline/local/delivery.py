@@ -4,8 +4,12 @@ An object write is announced as AWS announces it: an S3 "Object Created" event w
 has EventBridge notifications on, and a CloudTrail "AWS API Call via CloudTrail" event when a
 trail in the template logs the bucket's data events. Each event goes to every ENABLED rule of
 the default bus whose pattern matches, and from there to each target, through the target's
-Input, InputPath or InputTransformer. A Step Functions target starts an execution; when the start
-fails, the event goes to the target's dead-letter queue with the attributes AWS adds.
+Input, InputPath or InputTransformer. A Step Functions target starts an execution as the target's role;
+when the start fails, EventBridge (the service principal events.amazonaws.com) sends the event
+to the target's dead-letter queue, with the attributes AWS adds, if the queue's policy and its
+KMS key's policy let it. If they do not, the event is lost and the rule's
+InvocationsFailedToBeSentToDlq metric counts it, as in AWS (EventBridge User Guide, "Using
+dead-letter queues to process undelivered events", and "Monitoring Amazon EventBridge").
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from pipeline.events import (
     s3_object_created,
 )
 from pipeline.local import moto_hooks
+from pipeline.local.access import AccessControl
 from pipeline.local.faults import FaultPlan
+from pipeline.local.policy import Principal
 
 API_BY_S3_EVENT = {
     "s3:ObjectCreated:Put": "PutObject",
@@ -58,10 +64,17 @@ class Delivery:
     target_arn: str
     execution_arn: str | None = None
     dead_letter_error: str | None = None
+    lost: str | None = None  # why the event could not be sent to the dead-letter queue either
 
 
 ExecutionStarter = Callable[[str, str, str], str]
 """(state machine ARN, execution name, input) -> execution ARN; raises ClientError."""
+
+EVENTBRIDGE = Principal.of_service("events.amazonaws.com")
+
+
+class DeadLetterRefused(Exception):
+    """EventBridge could not send an event to the dead-letter queue: the event is lost."""
 
 
 class EventBus:
@@ -72,7 +85,7 @@ class EventBus:
     """
 
     def __init__(self, account_id: str, region: str, clients: Any, trails: list[Trail], faults: FaultPlan,
-                 starter: ExecutionStarter | None = None):
+                 starter: ExecutionStarter | None = None, access: AccessControl | None = None):
         self._account_id = account_id
         self._region = region
         self._clients = clients
@@ -81,6 +94,8 @@ class EventBus:
         self.deliveries: list[Delivery] = []
         self._faults = faults
         self._start = starter or self._start_through_api
+        self.access = access
+        self.on_lost: Callable[[str], None] = lambda rule_name: None  # counts InvocationsFailedToBeSentToDlq
 
     # -- announcing S3 writes -------------------------------------------------------------
 
@@ -135,6 +150,7 @@ class EventBus:
                 raise ClientError({"Error": {"Code": "ServiceUnavailable",
                                              "Message": "Injected fault: StartExecution failed"}}, "StartExecution")
             if service == "states":
+                self._authorize_start(target)
                 return Delivery(**record, execution_arn=self._start(arn, str(uuid.uuid4()), payload))
             if service == "sqs":
                 queue_url = self._clients.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
@@ -144,8 +160,28 @@ class EventBus:
                                          "Message": f"the offline cloud does not deliver to {service} targets"}},
                               "PutTargets")
         except ClientError as error:
-            self._dead_letter(rule, target, event, error)
+            try:
+                self._dead_letter(rule, target, event, error)
+            except DeadLetterRefused as refused:
+                self.on_lost(rule.name)
+                return Delivery(**record, dead_letter_error=error.response["Error"]["Code"], lost=str(refused))
             return Delivery(**record, dead_letter_error=error.response["Error"]["Code"])
+
+    def _authorize_start(self, target: dict[str, Any]) -> None:
+        """EventBridge starts the execution with the target's role (EventBridge User Guide,
+        "Using IAM roles for targets")."""
+        if self.access is None:
+            return
+        role_arn = target.get("RoleArn")
+        if not role_arn:
+            raise ClientError({"Error": {"Code": "NO_PERMISSIONS", "Message":
+                               "A Step Functions target needs a RoleArn for EventBridge to start executions"}},
+                              "StartExecution")
+        principal = Principal.role_session(role_arn, EVENTBRIDGE_SESSION)
+        decision, request = self.access.decide(principal, "states:StartExecution", target["Arn"])
+        if not decision.allowed:
+            raise ClientError({"Error": {"Code": "NO_PERMISSIONS", "Message": decision.message(request)}},
+                              "StartExecution")
 
     def _start_through_api(self, state_machine_arn: str, name: str, execution_input: str) -> str:
         started = self._clients.stepfunctions.start_execution(
@@ -156,7 +192,8 @@ class EventBus:
     def _dead_letter(self, rule: Any, target: dict[str, Any], event: dict[str, Any], error: ClientError) -> None:
         queue_arn = target.get("DeadLetterConfig", {}).get("Arn")
         if not queue_arn:
-            return  # AWS drops the event too, after its retries
+            raise DeadLetterRefused(f"rule {rule.name} has no dead-letter queue for target {target.get('Id')}")
+        self._authorize_dead_letter(rule, queue_arn)
         queue_url = self._clients.sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
 
         def attribute(value: str) -> dict[str, str]:
@@ -173,3 +210,21 @@ class EventBus:
                 "RETRY_ATTEMPTS": attribute("0"),
             },
         )
+
+    def _authorize_dead_letter(self, rule: Any, queue_arn: str) -> None:
+        """EventBridge sends to the queue as events.amazonaws.com, so the queue policy must allow
+        it, and SQS then uses the queue's KMS key on EventBridge's behalf, so the key policy must
+        allow events.amazonaws.com too (an AWS managed key's policy cannot)."""
+        if self.access is None:
+            return
+        context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": self._account_id}
+        decision, request = self.access.decide(EVENTBRIDGE, "sqs:SendMessage", queue_arn, context)
+        if not decision.allowed:
+            raise DeadLetterRefused(decision.message(request))
+        refused = self.access.kms_on_behalf(EVENTBRIDGE, "sqs", queue_arn, {"aws:sqs:arn": queue_arn}, context)
+        if refused is not None:
+            kms_decision, kms_request = refused
+            raise DeadLetterRefused(kms_decision.message(kms_request))
+
+
+EVENTBRIDGE_SESSION = "EventBridge"

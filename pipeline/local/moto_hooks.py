@@ -111,6 +111,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_sns,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
@@ -135,6 +138,57 @@ ExecutionListener = Callable[[str, str, float], None]
 
 PublishGuard = Callable[[str], None]
 """Called with the topic ARN before each SNS Publish; raises SNSInternalError to make it fail."""
+
+
+TaskGuard = Callable[[str, str, str, dict[str, Any]], None]
+"""(role ARN, service, operation, parameters): raises the service's ClientError when the role may
+not make the call; Step Functions makes every task call with the state machine's role."""
+
+
+class RoleBoundClient:
+    """A task's client, acting as the role Step Functions assumed for the execution: every
+    operation is authorized by the guard before the client makes it."""
+
+    def __init__(self, client: Any, service: str, role_arn: str, guard: TaskGuard):
+        self._client = client
+        self._service = service
+        self._role_arn = role_arn
+        self._guard = guard
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or name in CLIENT_HELPERS or not callable(attribute):
+            return attribute
+
+        def call(**parameters: Any) -> Any:
+            self._guard(self._role_arn, self._service, name, parameters)
+            return attribute(**parameters)
+
+        return call
+
+
+CLIENT_HELPERS = frozenset({"can_paginate", "get_paginator", "get_waiter", "close", "meta", "exceptions"})
+
+_original_lambda_error_cause = StateTaskServiceLambda._error_cause_from_client_error
+
+
+def lambda_error_cause(client_error: ClientError) -> tuple[str, str]:
+    """Step Functions names a Lambda API error after the AWS SDK for Java's exception: a modelled
+    error by its own name (Lambda.TooManyRequestsException), any other, such as
+    AccessDeniedException, as Lambda.AWSLambdaException (the "Error handling" page of the Step
+    Functions Developer Guide lists Lambda.AWSLambdaException for Lambda's unmodelled errors)."""
+    error, cause = _original_lambda_error_cause(client_error)
+    if client_error.response["Error"]["Code"] not in _lambda_error_codes():
+        error = "Lambda.AWSLambdaException"
+    return error, cause
+
+
+@lru_cache(maxsize=1)
+def _lambda_error_codes() -> frozenset[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    return frozenset(shape.error_code for shape in model.error_shapes)
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -709,7 +763,8 @@ def _test_event_pattern(self: EventsHandler) -> str:
 @contextmanager
 def installed(
     *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
-    before_publish: PublishGuard, on_execution_end: ExecutionListener, optimized: bool = True,
+    before_publish: PublishGuard, on_execution_end: ExecutionListener, authorize_task: TaskGuard,
+    optimized: bool = True,
 ) -> Iterator[None]:
     """Install every hook for the length of the block, then restore moto as it was.
 
@@ -748,12 +803,17 @@ def installed(
     direct_lambda: dict[str, DirectLambdaClient] = {}
 
     def task_client(region: str, service: str, state_credentials: Any = None) -> Any:
-        client = _cached_task_client(region, service)
-        if service != "lambda":
+        if optimized:
+            client = _cached_task_client(region, service)
+            if service == "lambda":
+                if region not in direct_lambda:
+                    direct_lambda[region] = DirectLambdaClient(client, region, invoke)
+                client = direct_lambda[region]
+        else:
+            client = moto_boto_client.boto_client_for(region=region, service=service)
+        if state_credentials is None:  # only outside an execution: every task has its role
             return client
-        if region not in direct_lambda:
-            direct_lambda[region] = DirectLambdaClient(client, region, invoke)
-        return direct_lambda[region]
+        return RoleBoundClient(client, service, state_credentials.role_arn, authorize_task)
 
     saved = [(module, "boto_client_for", module.boto_client_for) for module in TASK_CLIENT_MODULES]
     saved += [(moto_json_path, "parse", moto_json_path.parse), (moto_result_path, "parse", moto_result_path.parse)]
@@ -776,13 +836,16 @@ def installed(
         (ExecutionState, "_evaluate_with_timeout", _original_evaluate_state),
         (execute_state, "Thread", execute_state.Thread),
         (Program, "eval", _original_evaluate_program),
+        (StateTaskServiceLambda, "_error_cause_from_client_error",
+         StateTaskServiceLambda.__dict__["_error_cause_from_client_error"]),
     ]
     LambdaFunction.invoke = lambda_invoke  # type: ignore[method-assign]
     SNSBackend.publish = publish  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    for module in TASK_CLIENT_MODULES:
+        module.boto_client_for = task_client  # type: ignore[attr-defined]
+    StateTaskServiceLambda._error_cause_from_client_error = staticmethod(lambda_error_cause)  # type: ignore[method-assign,assignment]
     if optimized:
-        for module in TASK_CLIENT_MODULES:
-            module.boto_client_for = task_client  # type: ignore[attr-defined]
         moto_json_path.parse = _cached_json_path  # type: ignore[assignment]
         moto_result_path.parse = _cached_result_path  # type: ignore[assignment]
         AmazonStateLanguageParser.parse = staticmethod(_cached_parse)  # type: ignore[method-assign,assignment]
@@ -815,3 +878,17 @@ def installed(
         _execution_indexes.clear()
         for owner, name, value in saved:
             setattr(owner, name, value)
+
+
+@lru_cache(maxsize=64)
+def aws_managed_policy(policy_arn: str) -> dict[str, Any]:
+    """The document of an AWS managed policy, from the copy moto ships (one JSON object of about
+    1,600 policies: only the one asked for is decoded, which takes microseconds, not half a second)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    name = policy_arn.rsplit("/", 1)[-1]
+    found = re.search(rf'\n "{re.escape(name)}":\s*{{', aws_managed_policies_data)
+    if not policy_arn.startswith("arn:aws:iam::aws:policy/") or found is None:
+        raise KeyError(f"no AWS managed policy {policy_arn} in moto {PINNED_MOTO}'s copy")
+    policy, _ = json.JSONDecoder().raw_decode(aws_managed_policies_data, found.end() - 1)
+    return policy["Document"]

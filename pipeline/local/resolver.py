@@ -80,15 +80,31 @@ class TemplateResolver:
         raise UnresolvableError(f"Ref {name}")
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
-        resource = self._template["Resources"].get(logical_id, {})
+        """The attributes CloudFormation documents for the resource types a pipeline uses,
+        derived from the physical ID as each service forms its ARNs."""
+        kind = self._template["Resources"].get(logical_id, {}).get("Type")
         physical_id = self._physical_ids.get(logical_id, "")
-        if resource.get("Type") == "AWS::S3::Bucket" and attribute == "Arn":
-            return f"arn:aws:s3:::{physical_id}"
-        if resource.get("Type") == "AWS::Lambda::Function" and attribute == "Arn":
-            return f"arn:aws:lambda:{self._pseudo['AWS::Region']}:{self._pseudo['AWS::AccountId']}:function:{physical_id}"
-        if resource.get("Type") == "AWS::KMS::Key" and attribute == "Arn":
-            return f"arn:aws:kms:{self._pseudo['AWS::Region']}:{self._pseudo['AWS::AccountId']}:key/{physical_id}"
-        raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute}")
+        region, account = self._pseudo["AWS::Region"], self._pseudo["AWS::AccountId"]
+        derived = {
+            ("AWS::S3::Bucket", "Arn"): lambda: f"arn:aws:s3:::{physical_id}",
+            ("AWS::Lambda::Function", "Arn"): lambda: f"arn:aws:lambda:{region}:{account}:function:{physical_id}",
+            ("AWS::KMS::Key", "Arn"): lambda: f"arn:aws:kms:{region}:{account}:key/{physical_id}",
+            ("AWS::KMS::Key", "KeyId"): lambda: physical_id,
+            ("AWS::IAM::Role", "Arn"): lambda: f"arn:aws:iam::{account}:role/{physical_id}",
+            ("AWS::SQS::Queue", "Arn"): lambda: f"arn:aws:sqs:{region}:{account}:{physical_id.rsplit('/', 1)[-1]}",
+            ("AWS::SQS::Queue", "QueueName"): lambda: physical_id.rsplit("/", 1)[-1],
+            ("AWS::SQS::Queue", "QueueUrl"): lambda: physical_id,
+            ("AWS::SNS::Topic", "TopicArn"): lambda: physical_id,
+            ("AWS::SNS::Topic", "TopicName"): lambda: physical_id.rsplit(":", 1)[-1],
+            ("AWS::DynamoDB::Table", "Arn"): lambda: f"arn:aws:dynamodb:{region}:{account}:table/{physical_id}",
+            ("AWS::Events::Rule", "Arn"): lambda: f"arn:aws:events:{region}:{account}:rule/{physical_id}",
+            ("AWS::Logs::LogGroup", "Arn"): lambda: f"arn:aws:logs:{region}:{account}:log-group:{physical_id}:*",
+            ("AWS::StepFunctions::StateMachine", "Arn"): lambda: physical_id,
+            ("AWS::StepFunctions::StateMachine", "Name"): lambda: physical_id.rsplit(":", 1)[-1],
+        }.get((kind, attribute))
+        if derived is None:
+            raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute}")
+        return derived()
 
     def _sub(self, args: Any) -> str:
         text, variables = (args, {}) if isinstance(args, str) else (args[0], self.resolve(args[1]))

@@ -42,6 +42,7 @@ class FunctionSpec:
     timeout_s: float
     memory_mb: int
     environment: dict[str, str] = field(default_factory=dict)
+    access_key_id: str = "offline"  # the execution role's session, as Lambda hands it to the function
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class _Environment:
         env = {
             **base_env,
             **spec.environment,
+            "AWS_ACCESS_KEY_ID": spec.access_key_id,
             "_HANDLER": spec.handler,
             "_LOCAL_FUNCTION_ARN": spec.arn,
             "_LOCAL_RUNTIME_REPLY_FD": str(reply_write),

@@ -43,6 +43,17 @@ class ServiceProcess:
             self._endpoint = line
         return self._endpoint
 
+    def use_access_control(self, access: Any) -> None:
+        """Hand the deployed stack's access rules to the process's gatekeeper."""
+        import urllib.request
+
+        from pipeline.local.gatekeeper import CONTROL_PATH
+
+        request = urllib.request.Request(self.endpoint + CONTROL_PATH, data=access.to_json().encode("utf-8"),
+                                         method="PUT")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
     def close(self) -> None:
         if self._process.stdin:
             self._process.stdin.close()  # the server stops when its stdin closes
@@ -157,11 +168,12 @@ def quick_dispatch() -> Iterator[None]:
 def main() -> None:
     from moto import mock_aws
 
+    from pipeline.local.gatekeeper import Gatekeeper
     from pipeline.local.http_server import KeepAliveServer
 
     mock_aws().start()  # moto's backends in this process, as its own server keeps them
     with quick_dispatch():
-        server = KeepAliveServer(MotoApplication())
+        server = KeepAliveServer(Gatekeeper(MotoApplication()))
         server.start()
         print(server.endpoint, flush=True)
         sys.stdin.read()  # until the offline cloud closes our stdin, or ends

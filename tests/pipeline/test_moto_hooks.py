@@ -77,7 +77,7 @@ def test_hooks_are_removed_on_exit():
     original = LambdaFunction.invoke
     with moto_hooks.installed(invoke=lambda *_: ("{}", False), on_object_write=lambda *_: False,
                               clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None,
-                              on_execution_end=lambda *_: None):
+                              on_execution_end=lambda *_: None, authorize_task=lambda *_: None):
         assert LambdaFunction.invoke is not original
     assert LambdaFunction.invoke is original
     assert retrier_decl.time is time
@@ -492,7 +492,7 @@ def test_responses_without_an_xml_request_id_are_enriched_as_moto_does():
 
     with moto_hooks.installed(invoke=lambda *_: ("{}", False), on_object_write=lambda *_: False,
                               clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None,
-                              on_execution_end=lambda *_: None):
+                              on_execution_end=lambda *_: None, authorize_task=lambda *_: None):
         for body in ('{"events": [{"id": 1}]}', "<Error><RequestId>x</RequestId></Error>", b"bytes", ""):
             quick = BaseResponse._enrich_response({"status": 200}, body)
             reference = moto_hooks._original_enrich_response({"status": 200}, body)
@@ -519,7 +519,7 @@ def test_account_backends_are_the_ones_moto_returns():
 
     with moto_hooks.installed(invoke=lambda *_: ("{}", False), on_object_write=lambda *_: False,
                               clock=moto_hooks.ScaledClock(0), before_publish=lambda _: None,
-                              on_execution_end=lambda *_: None):
+                              on_execution_end=lambda *_: None, authorize_task=lambda *_: None):
         assert BackendDict.__getitem__ is moto_hooks.account_backends
         fresh = "210987654321"
         assert fresh not in dict.keys(sqs_backends)

@@ -39,6 +39,9 @@ class ScriptedCloud:
             def refresh(self, waiting):
                 pass
 
+            def mark_lost(self, waiting):
+                pass
+
         def upload(clients, stack, path, result):
             cloud.log.append(f"upload {result.key}")
             cloud.running.append(result.key)

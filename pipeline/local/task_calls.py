@@ -1,0 +1,64 @@
+"""Step Functions' task calls, authorized as the state machine's role.
+
+Step Functions makes every call of a Task state with the role the state machine runs as (Step
+Functions Developer Guide, "How Step Functions works with IAM"). A refusal is raised as the
+service's API answers it, and the interpreter then records it in the execution history as AWS
+does: Lambda's AccessDeniedException as Lambda.AWSLambdaException, SNS's AuthorizationError as
+SNS.AuthorizationErrorException, SNS's KMSAccessDenied as SNS.KMSAccessDeniedException.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.local.access import AccessControl
+from pipeline.local.policy import Principal
+
+
+class TaskAuthority:
+    """Decides the task calls; `access` is set once the stack is deployed."""
+
+    def __init__(self, access: AccessControl | None = None):
+        self.access = access
+        self._sessions: dict[str, str] = {}
+
+    def __call__(self, role_arn: str, service: str, operation: str, parameters: dict[str, Any]) -> None:
+        if self.access is None:
+            return
+        principal = Principal.role_session(role_arn, self._session(role_arn))
+        if service == "lambda" and operation == "invoke":
+            self._check(principal, "lambda:InvokeFunction", self._function_arn(parameters["FunctionName"]),
+                        "AccessDeniedException", 403, "Invoke")
+        elif service == "sns" and operation == "publish":
+            topic_arn = parameters.get("TopicArn") or parameters.get("TargetArn") or ""
+            self._check(principal, "sns:Publish", topic_arn, "AuthorizationError", 403, "Publish")
+            refused = self.access.kms_on_behalf(principal, "sns", topic_arn, {"aws:sns:topicArn": topic_arn})
+            if refused is not None:
+                decision, request = refused
+                raise _client_error("KMSAccessDenied", decision.message(request), 400, "Publish")
+
+    def _check(self, principal: Principal, action: str, resource: str, code: str, status: int,
+               operation: str) -> None:
+        assert self.access is not None
+        decision, request = self.access.decide(principal, action, resource)
+        if not decision.allowed:
+            raise _client_error(code, decision.message(request), status, operation)
+
+    def _function_arn(self, name: str) -> str:
+        assert self.access is not None
+        if name.startswith("arn:"):
+            return name
+        return f"arn:aws:lambda:{self.access.region}:{self.access.account}:function:{name}"
+
+    def _session(self, role_arn: str) -> str:
+        """Step Functions names its role sessions with a random token, one per execution in AWS;
+        one per role is as good for the error messages here."""
+        return self._sessions.setdefault(role_arn, uuid.uuid4().hex)
+
+
+def _client_error(code: str, message: str, status: int, operation: str) -> ClientError:
+    metadata = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata}, operation)
