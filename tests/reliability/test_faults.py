@@ -80,5 +80,6 @@ def test_a_failed_start_puts_the_event_in_the_dead_letter_queue_intact(cloud, fi
     assert event["detail"]["object"]["version-id"] == result.version_id
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "ServiceUnavailable"
-    assert attributes["RULE_ARN"].endswith(":rule/file-pipeline-file-landed")
+    (rule,) = cloud.stack.rules
+    assert attributes["RULE_ARN"].endswith(f":rule/{rule.name}")
     assert attributes["TARGET_ARN"] == cloud.stack.state_machine_arn

@@ -75,6 +75,10 @@ def test_the_processing_function_reads_only_the_landing_bucket_and_its_own_recor
         if all(action.startswith("s3:") for action in actions):
             assert all(action.startswith(("s3:Get", "s3:List")) for action in actions)
             assert "LandingBucket" in resource
+        elif all(action.startswith("kms:") for action in actions):  # the table's key, through DynamoDB only
+            assert set(actions) == {"kms:Decrypt", "kms:GenerateDataKey"}
+            assert "PipelineKey" in resource
+            assert "dynamodb." in json.dumps(statement["Condition"]["StringEquals"]["kms:ViaService"])
         else:
             assert set(actions) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
             assert "IdempotencyTable" in resource
