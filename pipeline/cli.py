@@ -69,13 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--csv-share", type=float, default=0.9, help="share of uploads that are .csv files (default 0.9)")
     cost.add_argument("--failure-rate", type=float, default=0.33, help="share of .csv files that fail (default 0.33)")
     cost.add_argument("--express-seconds", type=float, default=0.3, help="duration of one EXPRESS execution (default 0.3)")
+    delete = commands.add_parser(
+        "delete-buckets",
+        help="delete buckets a deleted stack kept, with every object version and delete marker",
+        description="Empty each bucket (every version and delete marker) and delete it. `sam delete` keeps the "
+        "stack's buckets (DeletionPolicy: Retain); this removes them.",
+    )
+    delete.add_argument("buckets", nargs="+", metavar="BUCKET")
+    delete.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"graph": _graph, "cost": _cost}.get(args.command, _run)(args)
+        return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets}.get(args.command, _run)(args)
     except UsageError as error:
         print(f"pipeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -210,6 +218,23 @@ def _write_report(args: argparse.Namespace, results: list[FileResult], source: s
     except (OSError, KeyError, ValueError) as error:
         raise UsageError(f"cannot draw the state machine of {args.template} for the report: {error}") from None
     write_report(Path(args.report), results, graph, source=source, invocations=invocations)
+
+
+def _delete_buckets(args: argparse.Namespace, clients: object | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline.buckets import delete_bucket
+    from pipeline.clients import Clients
+
+    s3 = (clients or Clients.aws(args.region)).s3  # type: ignore[attr-defined]
+    for bucket in args.buckets:
+        try:
+            deleted = delete_bucket(s3, bucket, lambda name, count: print(
+                f"  s3://{name}: {count} versions and delete markers deleted", file=sys.stderr, flush=True))
+        except (ClientError, BotoCoreError, RuntimeError) as error:
+            raise UsageError(f"s3://{bucket}: {error}") from None
+        print(f"Deleted s3://{bucket} ({deleted.versions} versions, {deleted.delete_markers} delete markers)")
+    return EXIT_OK
 
 
 def _print_progress(result: FileResult, done: int, total: int) -> None:
