@@ -29,6 +29,7 @@ from typing import Any
 
 from pipeline.clients import Clients
 from pipeline.local import moto_hooks
+from pipeline.local import alarms as cloudwatch_alarms
 from pipeline.local.access import AccessControl, from_template
 from pipeline.local.deploy_rules import DeployContext, check as deploy_refusals
 from pipeline.local.gatekeeper import Gatekeeper
@@ -73,7 +74,7 @@ class LocalCloud:
     def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
                  runtime: LambdaRuntime, bus: EventBus, clock: moto_hooks.ScaledClock,
                  not_emulated: list[NotEmulated], faults: FaultPlan, services: dict[str, ServiceProcess],
-                 access: AccessControl):
+                 access: AccessControl, alarms: cloudwatch_alarms.Alarms):
         self.clients = clients
         self.stack = stack
         self.packaged = packaged
@@ -84,6 +85,7 @@ class LocalCloud:
         self.faults = faults
         self.services = services
         self.access = access
+        self.alarms = alarms
 
     def processes(self) -> dict[str, list[int]]:
         """The offline cloud's processes by role: its own, its service processes, and the
@@ -108,9 +110,12 @@ class LocalCloud:
         max_environments: int = 4,
         faults: Sequence[Fault] = (),
         optimized: bool = True,
+        eventbridge_key_form: str = "form",
     ) -> Iterator[LocalCloud]:
         """Deploy the template offline, for the length of the block.
 
+        eventbridge_key_form says how S3 EventBridge events carry the key, "form" (encoded) or
+        "raw": AWS does not document which (see pipeline.events.s3_object_created).
         optimized=False leaves out everything pipeline.local adds for speed (caches, direct calls
         between services, the DynamoDB process, kept-open connections): plain moto with the same
         handlers, the baseline of `make bench`.
@@ -145,6 +150,7 @@ class LocalCloud:
                 return moto_hooks.start_execution(ACCOUNT_ID, region, state_machine_arn, name, execution_input)
 
             bus = EventBus(ACCOUNT_ID, region, clients, [], plan, start_in_backend if optimized else None)
+            bus.key_form = eventbridge_key_form
             clock = moto_hooks.ScaledClock(time_scale)
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:
@@ -160,12 +166,17 @@ class LocalCloud:
                 if plan.take("sns-failure"):
                     raise moto_hooks.sns_internal_error()
 
+            alarms = cloudwatch_alarms.Alarms([], AccessControl(ACCOUNT_ID, region), lambda *_: None)  # until deployed
+
             def on_execution_end(state_machine_arn: str, status: str, duration_ms: float) -> None:
                 metrics = execution_metrics(state_machine_arn, status, duration_ms)
                 if optimized:
                     moto_hooks.put_metric_data(ACCOUNT_ID, region, "AWS/States", metrics)
                 else:
                     clients.cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=metrics)
+                for metric in metrics:
+                    alarms.on_metric("AWS/States", metric["MetricName"],
+                                     {d["Name"]: d["Value"] for d in metric["Dimensions"]}, metric["Value"])
 
             tasks = TaskAuthority()
             stack.enter_context(moto_hooks.installed(
@@ -180,6 +191,8 @@ class LocalCloud:
                 NotEmulated(logical_id, resource["Type"])
                 for logical_id, resource in packaged.cloudformation["Resources"].items()
                 if resource["Type"] in skipped_types - EMULATED_HERE and resolver.condition(resource.get("Condition"))
+                and not (resource["Type"] == "AWS::CloudWatch::Alarm"
+                         and cloudwatch_alarms.emulated(resolver.resolve(resource.get("Properties", {}))))
             ]
             access = from_template(packaged.cloudformation, resolver, ACCOUNT_ID, region,
                                    moto_hooks.aws_managed_policy)
@@ -188,6 +201,9 @@ class LocalCloud:
                 raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
                                     + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
             gatekeeper.use(access)
+            alarms = cloudwatch_alarms.from_template(
+                packaged.cloudformation, resolver, access,
+                lambda topic, subject, message: clients.sns.publish(TopicArn=topic, Subject=subject, Message=message))
             tasks.access = access
             bus.access = access
             bus.on_lost = lambda rule_name: _count_lost_event(clients, rule_name)
@@ -205,7 +221,7 @@ class LocalCloud:
             if optimized:
                 stack.enter_context(_fewer_collections())
             services = {"dynamodb": dynamodb} if dynamodb is not None else {}
-            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access)
+            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access, alarms)
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""

@@ -107,14 +107,20 @@ def parse_check(text: str) -> Check:
     return Check(False, name, overrides, faults)
 
 
-def run_check(template: Path, check: Check) -> Any:
-    """The deploy's refusal (a TemplateError), or the file's result."""
+@dataclass(frozen=True)
+class Outcome:
+    result: Any  # the file's FileResult
+    alarm_actions: list[Any]
+
+
+def run_check(template: Path, check: Check) -> Outcome | TemplateError | None:
+    """The deploy's refusal (a TemplateError), or what happened to the file and the alarm."""
     try:
         with LocalCloud.deploy(template, list(check.overrides), time_scale=0, faults=list(check.faults)) as cloud:
             if check.deploy_only:
                 return None
             (result,) = cloud.run([SAMPLES / check.file])
-            return result
+            return Outcome(result, list(cloud.alarms.history))
     except TemplateError as refused:
         return refused
 
@@ -126,6 +132,13 @@ def assert_outcome(outcome: Any, expected: str) -> None:
         assert f": {refused.group(1)}: " in str(outcome)
         return
     assert not isinstance(outcome, TemplateError), f"deploy refused: {outcome}"
+    alarm = re.fullmatch(r"alarm refused \((.+)\)", expected)
+    if alarm:
+        assert outcome.result.status == "FAILED" and outcome.result.notification is not None
+        (action,) = outcome.alarm_actions
+        assert not action.published and alarm.group(1) in action.reason, action
+        return
+    outcome = outcome.result
     if expected == "LOST":
         assert outcome.status == "LOST", (outcome.status, outcome.reason)
         assert not outcome.accounted_for
@@ -163,6 +176,8 @@ def test_the_template_as_it_is_passes_every_check(check):
     assert not isinstance(outcome, TemplateError), outcome
     if parsed.deploy_only:
         return
+    assert all(action.published for action in outcome.alarm_actions), outcome.alarm_actions
+    outcome = outcome.result
     if parsed.faults:  # the start fails by design: the event waits in the dead-letter queue
         assert outcome.status == "DEAD_LETTERED", outcome.reason
     else:

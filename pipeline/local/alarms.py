@@ -1,0 +1,139 @@
+"""CloudWatch alarms of the template, evaluated as their metrics arrive, acting as AWS acts.
+
+An alarm acts only when its state changes (CloudWatch User Guide, "Using Amazon CloudWatch
+alarms": actions are invoked for state changes, not for every period the alarm stays in a state).
+Its SNS action is published by cloudwatch.amazonaws.com, so the topic policy must allow that
+service, and, for an encrypted topic, the key policy must let it use the key through SNS ("Amazon
+SNS: Key management", the statement for CloudWatch alarms). A refused action is recorded in the
+alarm's history, and no notification goes out.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.local.access import AccessControl
+from pipeline.local.policy import Principal
+
+CLOUDWATCH = Principal.of_service("cloudwatch.amazonaws.com")
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+
+
+@dataclass(frozen=True)
+class AlarmAction:
+    """One action an alarm took on a state change: published, or refused and why."""
+
+    alarm: str
+    state: str
+    topic_arn: str
+    published: bool
+    reason: str = ""
+
+
+@dataclass
+class Alarm:
+    name: str
+    arn: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+    period_s: int
+    threshold: float
+    comparison: str
+    actions: list[str]
+    state: str = "OK"  # TreatMissingData notBreaching: no data reads as OK
+    datapoints: list[tuple[float, float]] = field(default_factory=list)
+
+    def watches(self, namespace: str, metric: str, dimensions: dict[str, str]) -> bool:
+        return (namespace, metric) == (self.namespace, self.metric) and dimensions == self.dimensions
+
+    def breaching(self, now: float) -> bool:
+        """Sum over the current period, against the threshold (one evaluation period)."""
+        window = [value for at, value in self.datapoints if now - at < self.period_s]
+        return bool(window) and COMPARISONS[self.comparison](sum(window), self.threshold)
+
+
+Publisher = Callable[[str, str, str], None]  # (topic ARN, subject, message)
+
+
+class Alarms:
+    def __init__(self, alarms: list[Alarm], access: AccessControl, publish: Publisher):
+        self.alarms = alarms
+        self._access = access
+        self._publish = publish
+        self._lock = threading.Lock()
+        self.history: list[AlarmAction] = []
+
+    def on_metric(self, namespace: str, metric: str, dimensions: dict[str, str], value: float) -> None:
+        now = time.time()
+        with self._lock:
+            changed = []
+            for alarm in self.alarms:
+                if not alarm.watches(namespace, metric, dimensions):
+                    continue
+                alarm.datapoints = [(at, v) for at, v in alarm.datapoints if now - at < alarm.period_s]
+                alarm.datapoints.append((now, value))
+                state = "ALARM" if alarm.breaching(now) else "OK"
+                if state != alarm.state:
+                    alarm.state = state
+                    changed.append(alarm)
+        for alarm in changed:
+            if alarm.state == "ALARM":
+                for topic_arn in alarm.actions:
+                    self._act(alarm, topic_arn)
+
+    def _act(self, alarm: Alarm, topic_arn: str) -> None:
+        context = {"aws:SourceArn": alarm.arn, "aws:SourceAccount": self._access.account}
+        decision, request = self._access.decide(CLOUDWATCH, "sns:Publish", topic_arn, context)
+        refused = None if decision.allowed else decision.message(request)
+        if refused is None:
+            kms = self._access.kms_on_behalf(CLOUDWATCH, "sns", topic_arn, {"aws:sns:topicArn": topic_arn}, context)
+            refused = kms[0].message(kms[1]) if kms else None
+        if refused is None:
+            subject = f'ALARM: "{alarm.name}" in {self._access.region}'
+            self._publish(topic_arn, subject[:100], json.dumps({
+                "AlarmName": alarm.name, "NewStateValue": "ALARM", "AlarmArn": alarm.arn,
+                "NewStateReason": f"Threshold Crossed: the {alarm.metric} sum of the last {alarm.period_s} s "
+                                  f"was {alarm.comparison} {alarm.threshold}",
+            }))
+        self.history.append(AlarmAction(alarm.name, alarm.state, topic_arn, refused is None, refused or ""))
+
+
+def from_template(cloudformation: dict[str, Any], resolver: Any, access: AccessControl,
+                  publish: Publisher) -> Alarms:
+    """The template's alarms of the one shape evaluated here: the Sum of one metric over one
+    evaluation period, against a threshold, with SNS actions (the others are reported not emulated)."""
+    alarms = []
+    for logical_id, resource in cloudformation["Resources"].items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm" or not resolver.condition(resource.get("Condition")):
+            continue
+        props = resolver.resolve(resource.get("Properties", {}))
+        if not emulated(props):
+            continue
+        name = props.get("AlarmName") or f"{resolver.resolve({'Ref': 'AWS::StackName'})}-{logical_id}"
+        alarms.append(Alarm(
+            name=name,
+            arn=f"arn:aws:cloudwatch:{access.region}:{access.account}:alarm:{name}",
+            namespace=props["Namespace"], metric=props["MetricName"],
+            dimensions={d["Name"]: d["Value"] for d in props.get("Dimensions", [])},
+            period_s=int(props["Period"]), threshold=float(props["Threshold"]),
+            comparison=props["ComparisonOperator"],
+            actions=[arn for arn in props.get("AlarmActions", []) if ":sns:" in arn],
+        ))
+    return Alarms(alarms, access, publish)
+
+
+def emulated(properties: dict[str, Any]) -> bool:
+    return (properties.get("Statistic") == "Sum" and int(properties.get("EvaluationPeriods", 1)) == 1
+            and properties.get("ComparisonOperator") in COMPARISONS and "Metrics" not in properties
+            and properties.get("TreatMissingData", "missing") == "notBreaching")
