@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inject", action="append", default=[], metavar="KIND[:TARGET][:COUNT]",
                      help="offline only: inject a fault (repeatable), e.g. throttle:RandomFailureFunction:2, "
                      "service-error:CheckExtFunction, timeout:RandomFailureFunction, sns-failure:4, start-failure")
+    run.add_argument("--key-form", choices=("form", "raw"), default="form",
+                     help="offline only: how S3 EventBridge events carry the key, form-encoded (default) or raw "
+                     "(AWS does not document which; the pipeline handles both)")
     run.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                      help="give up on a file after this long (default 300)")
     run.add_argument("--json", action="store_true", help="print one JSON object per file, in input order")
@@ -189,7 +192,8 @@ def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[
     except FaultSyntaxError as error:
         raise UsageError(f"--inject {error}") from None
     try:
-        deployment = LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults)
+        deployment = LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
+                                       eventbridge_key_form=args.key_form)
         cloud = deployment.__enter__()
     except TemplateError as error:
         raise UsageError(str(error)) from None

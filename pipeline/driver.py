@@ -198,8 +198,18 @@ def _why_no_rule_fires(clients: Any, stack: PipelineStack, key: str, size: int) 
     return f"no rule matches key {key!r}; rules: {names}{note}"
 
 
-def announced_object(execution_input: str) -> tuple[str, str, str | None] | None:
-    """(bucket, key, version) of the object an execution's input announces, decoded per shape."""
+def announced_objects(execution_input: str) -> list[tuple[str, str, str | None]]:
+    """(bucket, key, version) of the object an execution's input announces. An S3 EventBridge
+    event gives two candidates when its key reads differently form-decoded and as sent: AWS does
+    not document which S3 sends, and the version tells them apart."""
+    announced = _announced_object(execution_input)
+    if announced is None:
+        return []
+    bucket, key, version, sent = announced
+    return [(bucket, key, version)] + ([(bucket, sent, version)] if sent != key else [])
+
+
+def _announced_object(execution_input: str) -> tuple[str, str, str | None, str] | None:
     try:
         event = json.loads(execution_input)
     except (TypeError, json.JSONDecodeError):
@@ -211,12 +221,12 @@ def announced_object(execution_input: str) -> tuple[str, str, str | None] | None
         obj = detail.get("object") or {}
         bucket = (detail.get("bucket") or {}).get("name")
         if isinstance(obj.get("key"), str) and bucket:
-            return bucket, unquote_plus(obj["key"]), obj.get("version-id")
+            return bucket, unquote_plus(obj["key"]), obj.get("version-id"), obj["key"]
     if event.get("detail-type") == "AWS API Call via CloudTrail":
         params = detail.get("requestParameters") or {}
         response = detail.get("responseElements") or {}
         if isinstance(params.get("key"), str) and params.get("bucketName"):
-            return params["bucketName"], params["key"], response.get("x-amz-version-id")
+            return params["bucketName"], params["key"], response.get("x-amz-version-id"), params["key"]
     return None
 
 
@@ -269,10 +279,9 @@ class DeadLetterWatcher:
             QueueUrl=self._queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
         ).get("Messages", [])
         for message in messages:
-            announced = announced_object(message["Body"])
-            result = by_object.get(announced) if announced else None
-            if result is None and announced:
-                result = by_object.get((announced[0], announced[1], None))
+            candidates = announced_objects(message["Body"])
+            found = [by_object.get(c) or by_object.get((c[0], c[1], None)) for c in candidates]
+            result = next((r for r in found if r is not None), None)
             if result is None:
                 continue
             attributes = {k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()}
@@ -344,8 +353,7 @@ class ExecutionFollower:
     def _remember(self, arn: str, listed: dict[str, Any], history: list[dict[str, Any]]) -> None:
         self._read.add(arn)
         self._ended[arn] = (listed, history)
-        announced = announced_object(execution_input(history))
-        if announced:
+        for announced in announced_objects(execution_input(history)):
             self._by_object.setdefault(announced, []).append(arn)
             self._by_object.setdefault((announced[0], announced[1], None), []).append(arn)
 

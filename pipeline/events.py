@@ -50,9 +50,19 @@ class ObjectWrite:
         return self.time.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def s3_object_created(write: ObjectWrite) -> dict[str, Any]:
-    """S3 EventBridge notification, detail-type "Object Created"."""
-    obj: dict[str, Any] = {"key": encode_key(write.key), "size": write.size, "etag": write.etag}
+KEY_FORMS = ("form", "raw")
+
+
+def s3_object_created(write: ObjectWrite, key_form: str = "form") -> dict[str, Any]:
+    """S3 EventBridge notification, detail-type "Object Created".
+
+    AWS does not document how the key is encoded here: form-encoded as in classic notifications
+    (Powertools decodes it so), or raw (as captured events with literal ':' suggest). key_form
+    picks one, so the pipeline can be shown right either way."""
+    if key_form not in KEY_FORMS:
+        raise ValueError(f"key_form must be one of {KEY_FORMS}, not {key_form!r}")
+    key = encode_key(write.key) if key_form == "form" else write.key
+    obj: dict[str, Any] = {"key": key, "size": write.size, "etag": write.etag}
     if write.version_id:
         obj["version-id"] = write.version_id
     obj["sequencer"] = write.sequencer

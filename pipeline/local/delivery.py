@@ -95,6 +95,7 @@ class EventBus:
         self._faults = faults
         self._start = starter or self._start_through_api
         self.access = access
+        self.key_form = "form"  # how S3 EventBridge events carry the key (see pipeline.events)
         self.on_lost: Callable[[str], None] = lambda rule_name: None  # counts InvocationsFailedToBeSentToDlq
 
     # -- announcing S3 writes -------------------------------------------------------------
@@ -120,7 +121,7 @@ class EventBus:
             account=account_id,
         )
         if eventbridge_on:
-            self.put(s3_object_created(write))
+            self.put(s3_object_created(write, self.key_form))
         if trails and api in CLOUDTRAIL_EVENT_NAMES:
             self.put(cloudtrail_object_write(write))
         return True
