@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Upload each FILE (key = prefix + base name) and follow the execution it triggers. "
         "Without --stack, template.yaml is deployed into an offline cloud first.",
     )
-    run.add_argument("files", nargs="+", metavar="FILE", help="files to upload")
+    run.add_argument("files", nargs="*", metavar="FILE", help="files to upload")
     run.add_argument("--stack", help="name of a deployed stack to use instead of the offline cloud")
     run.add_argument("--region", help="AWS region of --stack (default: your AWS configuration's)")
     run.add_argument("--prefix", default="", help="key prefix to upload under (default: none)")
@@ -83,8 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OVERRIDE = re.compile(r"[A-Za-z0-9]+=")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Options and files in any order: `--parameter-overrides K=V FILE` takes only the K=V words,
+    as `sam deploy` does, and leaves the files to be uploaded."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        args.files += [word for word in args.parameter_overrides if not OVERRIDE.match(word)]
+        args.parameter_overrides = [word for word in args.parameter_overrides if OVERRIDE.match(word)]
+        if not args.files:
+            parser.error("the following arguments are required: FILE")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets}.get(args.command, _run)(args)
     except UsageError as error:

@@ -109,3 +109,16 @@ def test_a_template_aws_would_refuse_exits_2_with_one_line_naming_resource_and_r
     assert line == (f"pipeline: error: AWS would refuse to deploy {refused.name}: LandingWritesTrail "
                     "(AWS::CloudTrail::Trail): InvalidParameterCombinationException: "
                     "Multi-Region trail must include global service events.")
+
+
+def test_files_may_follow_the_parameter_overrides(capsys):
+    code, records = run_json(capsys, "--parameter-overrides", "FailureRate=0", str(SAMPLES / "sales.csv"))
+    assert code == 0
+    assert [(r["key"], r["status"]) for r in records] == [("sales.csv", "SUCCEEDED")]
+
+
+def test_a_run_without_files_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--parameter-overrides", "FailureRate=0"])
+    assert exited.value.code == 2
+    assert "the following arguments are required: FILE" in capsys.readouterr().err
