@@ -267,7 +267,7 @@ def print_table(results: Sequence[FileResult], out: TextIO) -> None:
     rows = [("FILE", "OUTCOME", "DURATION", "NOTIFICATION", "PATH")]
     for result in results:
         duration = f"{result.duration_ms:.0f} ms" if result.duration_ms is not None else "-"
-        subject = result.notification.subject if result.notification and result.notification.subject else "-"
+        subject = notification_title(result)
         path = " > ".join(result.states) if result.states else (result.reason or "")
         rows.append((result.key, result.status, duration, subject or "-", path))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -282,6 +282,16 @@ def print_table(results: Sequence[FileResult], out: TextIO) -> None:
     print(f"\n{len(results)} files: {summary}; {unaccounted} unaccounted for", file=out)
 
 
+def notification_title(result: FileResult) -> str:
+    """The subject, or for a message sent without one, its first line."""
+    if result.notification is None:
+        return "-"
+    if result.notification.subject:
+        return result.notification.subject
+    first = (result.notification.message.strip().splitlines() or [""])[0]
+    return f"(no subject) {first[:40]}{'...' if len(first) > 40 else ''}"
+
+
 def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
     sent = [result for result in results if result.notification]
     if not sent:
@@ -289,7 +299,7 @@ def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
     print(f"\nNotifications that would have been emailed ({len(sent)}):", file=out)
     for result in sent:
         assert result.notification is not None
-        print(f"\n--- Subject: {result.notification.subject}", file=out)
+        print(f"\n--- Subject: {result.notification.subject or '(none)'}", file=out)
         print(result.notification.message.rstrip(), file=out)
 
 

@@ -457,5 +457,7 @@ def notification_from_history(history: list[dict[str, Any]]) -> Notification | N
             else:
                 scheduled = None
         elif event["type"] == "TaskSucceeded" and scheduled is not None:
-            return Notification(subject=scheduled.get("Subject"), message=scheduled.get("Message", ""))
+            message = scheduled.get("Message", "")  # a definition may publish JSON: SNS sends it as text
+            text = message if isinstance(message, str) else json.dumps(message, indent=2, ensure_ascii=False)
+            return Notification(subject=scheduled.get("Subject"), message=text)
     return None

@@ -41,7 +41,7 @@ from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.service_process import MotoApplication, ServiceProcess
 from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
-from pipeline.stack import PipelineStack
+from pipeline.stack import PipelineStack, StackNotFoundError
 
 ACCOUNT_ID = "123456789012"
 CODE_BUCKET = "offline-cloud-deployment-artifacts"
@@ -184,7 +184,10 @@ class LocalCloud:
                 on_execution_end=on_execution_end, authorize_task=tasks, optimized=optimized,
             ))
             skipped_types = _create_stack(clients, packaged, stack_name, overrides)
-            deployed = PipelineStack.discover(clients, stack_name)
+            try:
+                deployed = PipelineStack.discover(clients, stack_name)
+            except StackNotFoundError as error:
+                raise TemplateError(f"{packaged.source.name} deploys, but {error}") from None
             resolver = TemplateResolver(packaged.cloudformation, packaged.parameters, deployed.resources,
                                         region, ACCOUNT_ID, stack_name)
             not_emulated = [

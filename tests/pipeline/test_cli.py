@@ -122,3 +122,29 @@ def test_a_run_without_files_is_a_usage_error(capsys):
         main(["run", "--parameter-overrides", "FailureRate=0"])
     assert exited.value.code == 2
     assert "the following arguments are required: FILE" in capsys.readouterr().err
+
+
+NOT_A_PIPELINE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition: {StartAt: Done, States: {Done: {Type: Succeed}}}
+      Policies: []
+Outputs:
+  BucketName:
+    Value: !Ref Bucket
+"""
+
+
+def test_a_template_that_is_not_a_file_pipeline_gets_one_line_naming_what_is_missing(tmp_path, capsys):
+    template = tmp_path / "other.yaml"
+    template.write_text(NOT_A_PIPELINE, encoding="utf-8")
+    assert main(["run", str(SAMPLES / "sales.csv"), "--template", str(template)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("pipeline: error: other.yaml deploys, but stack 'file-pipeline' is not a file pipeline stack "
+                    "(no output DeadLetterQueueUrl, LandingBucketName, NotificationTopicArn, StateMachineArn)")
