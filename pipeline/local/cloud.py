@@ -109,7 +109,7 @@ class LocalCloud:
         region: str = "us-east-1",
         max_environments: int = 4,
         faults: Sequence[Fault] = (),
-        optimized: bool = True,
+        optimized: bool | None = None,
         eventbridge_key_form: str = "form",
     ) -> Iterator[LocalCloud]:
         """Deploy the template offline, for the length of the block.
@@ -118,10 +118,13 @@ class LocalCloud:
         "raw": AWS does not document which (see pipeline.events.s3_object_created).
         optimized=False leaves out everything pipeline.local adds for speed (caches, direct calls
         between services, the DynamoDB process, kept-open connections): plain moto with the same
-        handlers, the baseline of `make bench`.
+        handlers and the same enforcement, the baseline of `make bench`. It defaults to on, and
+        to off when the environment has PIPELINE_OFFLINE_FAST=0.
         """
         from moto import mock_aws
 
+        if optimized is None:  # the speed layer is on unless PIPELINE_OFFLINE_FAST=0
+            optimized = os.environ.get("PIPELINE_OFFLINE_FAST", "1") != "0"
         if not STACK_NAME.fullmatch(stack_name):  # CloudFormation API Reference, CreateStack: StackName
             raise DeployRefused(f"stack name {stack_name!r}: ValidationException: a stack name starts with a letter, "
                                 "holds only letters, digits and hyphens, and has at most 128 characters")
