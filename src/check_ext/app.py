@@ -8,6 +8,7 @@ machine catches and notifies.
 
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
@@ -31,5 +32,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         file_extension=landed.file_extension,
         event_source=landed.event_source,
     )
+    if landed.key_form != "unambiguous":
+        # How S3 encodes keys in EventBridge events is undocumented: this says which form it was.
+        logger.info("Resolved the event's key form", raw_key=landed.event_key,
+                    decoded_key=unquote_plus(landed.event_key), key_form=landed.key_form)
+        metrics.add_metric(name=f"EventKeyForm{landed.key_form.capitalize()}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="FilesChecked", unit=MetricUnit.Count, value=1)
     return asdict(landed)

@@ -2,15 +2,21 @@
 
 S3 can announce a new object through EventBridge ("Object Created"), through CloudTrail data
 events ("AWS API Call via CloudTrail"), or with a classic S3 notification (``Records[]``). Each
-shape names the key differently: EventBridge and classic notifications URL-encode it form style
-(space -> ``+``), CloudTrail gives it raw. Decoding a raw key would corrupt ``a+b.csv``, so each
-shape has its own reader.
+shape names the key its own way. A classic notification URL-encodes it form style (space ->
+``+``), as the S3 User Guide documents; CloudTrail gives it raw, and decoding it would corrupt
+``a+b.csv``. For EventBridge, AWS does not document the encoding: Powertools decodes it form
+style, while captured events carry literal ``:`` and an AWS Solutions project dropped the
+decoding after ``video+data.mp4`` failed. So when the decoded and the raw key differ, the bucket
+is asked which of them holds the announced object (its version, or its ETag), and the answer is
+logged and counted, so that a real deployment tells which form S3 sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
@@ -27,6 +33,14 @@ class UnrecognizedEventError(ValueError):
     """The event is not an S3 object-created announcement in any shape this pipeline reads."""
 
 
+class ObjectNotFoundError(LookupError):
+    """Neither reading of an EventBridge event's key names the announced object in the bucket."""
+
+
+ObjectExists = Callable[[str, str, "str | None", "str | None"], bool]
+"""(bucket, key, version ID, ETag) -> does the bucket hold that object?"""
+
+
 @dataclass(frozen=True)
 class LandedFile:
     bucket: str
@@ -38,10 +52,13 @@ class LandedFile:
     event_source: str
     event_time: str | None
     display_name: str
+    event_key: str  # the key as the event carried it
+    key_form: str  # "decoded" or "raw" when the bucket had to tell; "unambiguous" when it did not
 
     @classmethod
     def create(cls, *, bucket: Any, key: Any, event_source: str, size: Any = None,
-               version_id: Any = None, etag: Any = None, event_time: Any = None) -> LandedFile:
+               version_id: Any = None, etag: Any = None, event_time: Any = None,
+               event_key: str | None = None, key_form: str = "unambiguous") -> LandedFile:
         if not isinstance(bucket, str) or not bucket:
             raise MalformedEventError(f"{event_source} event has no bucket name (key: {key!r})")
         if not isinstance(key, str) or not key:
@@ -58,6 +75,8 @@ class LandedFile:
             event_source=event_source,
             event_time=event_time,
             display_name=display_name(key),
+            event_key=key if event_key is None else event_key,
+            key_form=key_form,
         )
 
 
@@ -83,15 +102,18 @@ def display_name(key: str) -> str:
     return safe
 
 
-def read_landed_file(event: Any) -> LandedFile:
-    """Read bucket, key and object details from whichever shape announced the file."""
+def read_landed_file(event: Any, object_exists: ObjectExists | None = None) -> LandedFile:
+    """Read bucket, key and object details from whichever shape announced the file.
+
+    object_exists answers for an EventBridge key that reads differently decoded (S3 HeadObject
+    by default, only then)."""
     if not isinstance(event, dict):
         raise UnrecognizedEventError(f"Expected a JSON object event, got {type(event).__name__}")
     if "Records" in event:
         return _from_s3_notification(event)
     detail_type = event.get("detail-type")
     if detail_type == "Object Created":
-        return _from_s3_eventbridge(event)
+        return _from_s3_eventbridge(event, object_exists)
     if detail_type == "AWS API Call via CloudTrail":
         return _from_cloudtrail(event)
     raise UnrecognizedEventError(
@@ -107,22 +129,36 @@ def _detail(event: dict) -> dict:
     return detail
 
 
-def _from_s3_eventbridge(event: dict) -> LandedFile:
+def _from_s3_eventbridge(event: dict, object_exists: ObjectExists | None) -> LandedFile:
     detail = _detail(event)
     bucket, obj = detail.get("bucket"), detail.get("object")
     name = bucket.get("name") if isinstance(bucket, dict) else None
     if not isinstance(obj, dict) or not isinstance(obj.get("key"), str):
         raise MalformedEventError(f"S3 'Object Created' event has no detail.object.key (bucket: {name!r})")
     parsed = S3EventBridgeNotificationEvent(event)
-    return LandedFile.create(
-        bucket=name,
-        key=parsed.detail.object.key,
-        event_source="S3 EventBridge",
-        size=parsed.detail.object.size,
-        version_id=obj.get("version-id"),
-        etag=obj.get("etag"),
-        event_time=event.get("time"),
+    sent = obj["key"]
+    version_id, etag = obj.get("version-id") or None, (obj.get("etag") or "").strip('"') or None
+    details = {"event_source": "S3 EventBridge", "size": parsed.detail.object.size, "version_id": version_id,
+               "etag": etag, "event_time": event.get("time"), "event_key": sent}
+    decoded = unquote_plus(sent)
+    if decoded == sent:  # no "+" and no "%XX": both readings agree, nothing to ask
+        return LandedFile.create(bucket=name, key=sent, **details)
+    if not isinstance(name, str) or not name:
+        raise MalformedEventError(f"S3 EventBridge event has no bucket name (key: {sent!r})")
+    exists = object_exists or _s3_object_exists
+    for form, key in (("decoded", decoded), ("raw", sent)):
+        if exists(name, key, version_id, etag):
+            return LandedFile.create(bucket=name, key=key, key_form=form, **details)
+    at = f"version {version_id!r}" if version_id else f"ETag {etag!r}" if etag else "any version"
+    raise ObjectNotFoundError(
+        f"Neither {decoded!r} (form-decoded) nor {sent!r} (as sent) exists in bucket {name!r} at {at}"
     )
+
+
+def _s3_object_exists(bucket: str, key: str, version_id: str | None, etag: str | None) -> bool:
+    from object_lookup import s3_object_exists
+
+    return s3_object_exists(bucket, key, version_id, etag)
 
 
 def _from_cloudtrail(event: dict) -> LandedFile:

@@ -105,4 +105,4 @@ def test_malformed_events_sent_straight_to_the_state_machine_fail_with_a_notific
     assert result.notification is not None
     assert result.notification.subject == "[file pipeline] Failed: unreadable event"
     if name == "no bucket":
-        assert "orphan file.csv" in result.notification.message
+        assert "orphan+file.csv" in result.notification.message

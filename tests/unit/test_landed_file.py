@@ -1,5 +1,7 @@
 """check_ext reads bucket, key and extension from every event shape, byte for byte."""
 
+from urllib.parse import unquote_plus
+
 import pytest
 
 from tests.conftest import load_event
@@ -16,6 +18,17 @@ SHAPES = {
 }
 
 
+def bucket_holding(*keys, version_id=None):
+    """An object_exists answer for a bucket that holds exactly these keys (at this version)."""
+    def exists(bucket, key, version, etag):
+        return key in keys and (version_id is None or version == version_id)
+    return exists
+
+
+def nothing_asked(bucket, key, version, etag):
+    raise AssertionError(f"asked S3 about {key!r}: a key without '+' or '%' needs no look-up")
+
+
 @pytest.mark.parametrize(
     ("fixture", "bucket", "key", "extension", "source"),
     [
@@ -27,7 +40,7 @@ SHAPES = {
     ],
 )
 def test_every_fixture_is_read_with_its_decoded_key(check_ext, fixture, bucket, key, extension, source):
-    landed = check_ext.module("landed_file").read_landed_file(load_event(fixture))
+    landed = check_ext.module("landed_file").read_landed_file(load_event(fixture), bucket_holding(key))
     assert (landed.bucket, landed.key, landed.file_extension, landed.event_source) == (bucket, key, extension, source)
     assert landed.version_id == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
 
@@ -36,7 +49,7 @@ def test_every_fixture_is_read_with_its_decoded_key(check_ext, fixture, bucket, 
 @pytest.mark.parametrize("key", HOSTILE_KEYS)
 def test_hostile_keys_survive_every_shape_byte_for_byte(check_ext, shape, key):
     event = SHAPES[shape](ObjectWrite(bucket="landing", key=key, size=10))
-    landed = check_ext.module("landed_file").read_landed_file(event)
+    landed = check_ext.module("landed_file").read_landed_file(event, bucket_holding(key))
     assert landed.key == key
     assert landed.event_source == shape
 
@@ -69,7 +82,7 @@ def test_display_name_is_printable_ascii_and_short(check_ext):
         ({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"}, "UnrecognizedEventError", "aws.ec2"),
         ({"detail-type": "Object Created", "source": "aws.s3"}, "MalformedEventError", "detail"),
         ({"detail-type": "Object Created", "detail": {"bucket": {"name": "b"}, "object": {}}}, "MalformedEventError", "object.key"),
-        ({"detail-type": "Object Created", "detail": {"object": {"key": "lost+file.csv"}}}, "MalformedEventError", "'lost file.csv'"),
+        ({"detail-type": "Object Created", "detail": {"object": {"key": "lost+file.csv"}}}, "MalformedEventError", "'lost+file.csv'"),
         ({"detail-type": "Object Created", "detail": {"bucket": {}, "object": {"key": "k.csv"}}}, "MalformedEventError", "k.csv"),
         ({"Records": []}, "MalformedEventError", "exactly one record"),
         ({"Records": [{"eventSource": "aws:sqs"}]}, "UnrecognizedEventError", "aws:sqs"),
@@ -84,3 +97,40 @@ def test_malformed_events_raise_a_typed_error_with_a_clear_message(check_ext, ev
         check_ext.module("landed_file").read_landed_file(event)
     assert type(raised.value).__name__ == error
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("key_form", ["form", "raw"])
+@pytest.mark.parametrize("key", ["Q3 customers+leads.CSV", "a+b.csv", "100%25.csv", "my file.csv", "plain.csv"])
+def test_an_eventbridge_key_is_found_whichever_form_s3_sends(check_ext, key_form, key):
+    event = s3_object_created(ObjectWrite(bucket="landing", key=key, version_id="v1"), key_form=key_form)
+    landed = check_ext.module("landed_file").read_landed_file(event, bucket_holding(key, version_id="v1"))
+    assert landed.key == key
+    sent = event["detail"]["object"]["key"]
+    assert landed.event_key == sent
+    expected = "unambiguous" if unquote_plus(sent) == sent else ("decoded" if key_form == "form" else "raw")
+    assert landed.key_form == expected
+
+
+def test_a_plain_key_costs_no_look_up(check_ext):
+    event = s3_object_created(ObjectWrite(bucket="landing", key="daily/sales.csv"))
+    assert check_ext.module("landed_file").read_landed_file(event, nothing_asked).key_form == "unambiguous"
+
+
+def test_of_two_objects_the_event_s_version_picks_the_announced_one(check_ext):
+    # "a b.csv" exists too, at another version: the decoded reading of a raw "a+b.csv" names it.
+    event = s3_object_created(ObjectWrite(bucket="landing", key="a+b.csv", version_id="v2"), key_form="raw")
+
+    def exists(bucket, key, version, etag):
+        return (key, version) in {("a b.csv", "v1"), ("a+b.csv", "v2")}
+
+    landed = check_ext.module("landed_file").read_landed_file(event, exists)
+    assert (landed.key, landed.key_form) == ("a+b.csv", "raw")
+
+
+def test_when_neither_reading_exists_the_error_names_both(check_ext):
+    event = s3_object_created(ObjectWrite(bucket="landing", key="Q3 a+b.csv", version_id="v9"), key_form="raw")
+    with pytest.raises(Exception) as raised:
+        check_ext.module("landed_file").read_landed_file(event, bucket_holding())
+    assert type(raised.value).__name__ == "ObjectNotFoundError"
+    assert str(raised.value) == ("Neither 'Q3 a b.csv' (form-decoded) nor 'Q3 a+b.csv' (as sent) "
+                                 "exists in bucket 'landing' at version 'v9'")
