@@ -88,13 +88,14 @@ OVERRIDE = re.compile(r"[A-Za-z0-9]+=")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Options and files in any order: `--parameter-overrides K=V FILE` takes only the K=V words,
-    as `sam deploy` does, and leaves the files to be uploaded."""
+    """Options and files in any order: `--parameter-overrides K=V FILE` leaves the files that
+    follow it to be uploaded (a word that is neither Key=Value nor a file stays a bad override)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "run":
-        args.files += [word for word in args.parameter_overrides if not OVERRIDE.match(word)]
-        args.parameter_overrides = [word for word in args.parameter_overrides if OVERRIDE.match(word)]
+        files = [word for word in args.parameter_overrides if not OVERRIDE.match(word) and Path(word).exists()]
+        args.files += files
+        args.parameter_overrides = [word for word in args.parameter_overrides if word not in files]
         if not args.files:
             parser.error("the following arguments are required: FILE")
     return args
