@@ -63,36 +63,41 @@ def check(context: DeployContext) -> list[Refusal]:
 
 # -- names ---------------------------------------------------------------------------------------
 
-# (type, property, longest, pattern): the API references' limits on names a template may set.
+# (type, property, longest, pattern, error code): the API references' limits on names a template
+# may set, and the code each service answers with (as recorded in deployments that hit them).
 NAME_LIMITS = (
     # EventBridge API Reference, PutRule: Name, 1-64, [\.\-_A-Za-z0-9]+
-    ("AWS::Events::Rule", "Name", 64, r"[\.\-_A-Za-z0-9]+"),
+    ("AWS::Events::Rule", "Name", 64, r"[\.\-_A-Za-z0-9]+", "ValidationException"),
     # Step Functions API Reference, CreateStateMachine: name, 1-80
-    ("AWS::StepFunctions::StateMachine", "StateMachineName", 80, r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/]+"),
-    # CloudTrail API Reference, CreateTrail: Name, 3-128, letters, digits, . _ -
-    ("AWS::CloudTrail::Trail", "TrailName", 128, r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]"),
-    # Lambda API Reference, CreateFunction: FunctionName, 1-64 (a name)
-    ("AWS::Lambda::Function", "FunctionName", 64, r"[a-zA-Z0-9-_]+"),
+    ("AWS::StepFunctions::StateMachine", "StateMachineName", 80, r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/]+",
+     "ValidationException"),
+    # CloudTrail API Reference, CreateTrail: Name, 3-128, letters, digits, . _ - (InvalidTrailNameException;
+    # AWS's own message text for it was not found, so this one states the rule)
+    ("AWS::CloudTrail::Trail", "TrailName", 128, r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]",
+     "InvalidTrailNameException"),
+    # Lambda API Reference, CreateFunction: FunctionName, 1-64
+    ("AWS::Lambda::Function", "FunctionName", 64, r"[a-zA-Z0-9-_]+", "InvalidParameterValueException"),
     # SQS: a queue name has up to 80 characters (.fifo included)
-    ("AWS::SQS::Queue", "QueueName", 80, r"[a-zA-Z0-9_-]+(\.fifo)?"),
+    ("AWS::SQS::Queue", "QueueName", 80, r"[a-zA-Z0-9_-]+(\.fifo)?", "InvalidParameterValue"),
     # CloudWatch Logs API Reference, CreateLogGroup: logGroupName, 1-512, [\.\-_/#A-Za-z0-9]+
-    ("AWS::Logs::LogGroup", "LogGroupName", 512, r"[\.\-_/#A-Za-z0-9]+"),
+    ("AWS::Logs::LogGroup", "LogGroupName", 512, r"[\.\-_/#A-Za-z0-9]+", "InvalidParameterException"),
 )
 
 
 def name_limits(context: DeployContext) -> Iterator[Refusal]:
-    for resource_type, prop, longest, pattern in NAME_LIMITS:
+    for resource_type, prop, longest, pattern, code in NAME_LIMITS:
         for logical_id, properties in context.resources(resource_type):
             name = properties.get(prop)
             if not isinstance(name, str):
                 continue  # CloudFormation generates a name within the limits
+            field = "name" if resource_type != "AWS::Lambda::Function" else "functionName"
             if len(name) > longest:
-                yield Refusal(logical_id, resource_type, "ValidationException",
-                              f"1 validation error detected: Value '{name}' at '{prop[0].lower() + prop[1:]}' failed "
+                yield Refusal(logical_id, resource_type, code,
+                              f"1 validation error detected: Value '{name}' at '{field}' failed "
                               f"to satisfy constraint: Member must have length less than or equal to {longest}")
             elif not re.fullmatch(pattern, name):
-                yield Refusal(logical_id, resource_type, "ValidationException",
-                              f"1 validation error detected: Value '{name}' at '{prop[0].lower() + prop[1:]}' failed "
+                yield Refusal(logical_id, resource_type, code,
+                              f"1 validation error detected: Value '{name}' at '{field}' failed "
                               f"to satisfy constraint: Member must satisfy regular expression pattern: {pattern}")
 
 
@@ -108,7 +113,9 @@ def trails(context: DeployContext) -> Iterator[Refusal]:
     bucket policy for CloudTrail" and "Configure AWS KMS key policies for CloudTrail")."""
     for logical_id, properties in context.resources("AWS::CloudTrail::Trail"):
         kind = "AWS::CloudTrail::Trail"
-        if _true(properties.get("IsMultiRegionTrail")) and not _true(properties.get("IncludeGlobalServiceEvents", True)):
+        # Left out of a template, IncludeGlobalServiceEvents counts as false for a multi-Region trail
+        # (deployments that hit it: awsdocs/aws-cloudformation-user-guide pull 908).
+        if _true(properties.get("IsMultiRegionTrail")) and not _true(properties.get("IncludeGlobalServiceEvents")):
             yield Refusal(logical_id, kind, "InvalidParameterCombinationException",
                           "Multi-Region trail must include global service events.")
             continue

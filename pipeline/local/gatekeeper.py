@@ -97,17 +97,27 @@ def refuse(access: AccessControl, principal: Principal, call: ApiCall) -> Access
             f"it for {principal.arn} rather than allow what AWS might not", 403)
     decision, request = access.decide(principal, call.action, call.resource)
     if not decision.allowed:
-        if call.service == "s3":
-            return AccessDenied("AccessDenied", decision.message(request), 403)
+        if call.service == "s3":  # S3 quotes the resource (S3 User Guide, "Troubleshoot access denied (403 Forbidden)")
+            message = decision.message(request).replace(f"resource: {call.resource} ", f'resource: "{call.resource}" ')
+            return AccessDenied("AccessDenied", message, 403)
         return AccessDenied("AccessDeniedException", decision.message(request), 400)
     if call.service == "dynamodb":
         table = call.resource.rsplit("/", 1)[-1]
         refused = access.kms_on_behalf(principal, "dynamodb", call.resource,
                                        {"aws:dynamodb:tableName": table, "aws:dynamodb:subscriberId": access.account})
         if refused is not None:
-            kms_decision, kms_request = refused
-            return AccessDenied("AccessDeniedException", kms_decision.message(kms_request), 400)
+            return AccessDenied("AccessDeniedException", DYNAMODB_KMS_REFUSAL.format(request_id=uuid.uuid4()), 400)
     return None
+
+
+# What DynamoDB answers when KMS refuses the caller the table's key (recorded in aws/aws-cdk
+# issue 10010 and aws-samples/aws-secure-environment-accelerator pull 919): not the usual
+# "User: ... is not authorized" form, but KMS's own error, wrapped.
+DYNAMODB_KMS_REFUSAL = (
+    "KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: The ciphertext refers to a "
+    "customer master key that does not exist, does not exist in this region, or you are not allowed to access. "
+    "(Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: {request_id}; Proxy: null)"
+)
 
 
 def _body(environ: dict[str, Any]) -> bytes:

@@ -3,12 +3,17 @@
 Step Functions makes every call of a Task state with the role the state machine runs as (Step
 Functions Developer Guide, "How Step Functions works with IAM"). A refusal is raised as the
 service's API answers it, and the interpreter then records it in the execution history as AWS
-does: Lambda's AccessDeniedException as Lambda.AWSLambdaException, SNS's AuthorizationError as
-SNS.AuthorizationErrorException, SNS's KMSAccessDenied as SNS.KMSAccessDeniedException.
+does: Lambda's AccessDeniedException as Lambda.AWSLambdaException (recorded in
+awslabs/aws-deployment-framework issue 460), SNS's AuthorizationError as
+SNS.AuthorizationErrorException and its KMSAccessDenied as SNS.KMSAccessDeniedException (the
+rule "SNS." + the exception's name, in LocalStack's AWS-recorded snapshot
+test_sns_task_service.snapshot.json, test_publish_base_error_topic_arn).
 """
 
 from __future__ import annotations
 
+import random
+import string
 import uuid
 from typing import Any
 
@@ -34,11 +39,10 @@ class TaskAuthority:
                         "AccessDeniedException", 403, "Invoke")
         elif service == "sns" and operation == "publish":
             topic_arn = parameters.get("TopicArn") or parameters.get("TargetArn") or ""
-            self._check(principal, "sns:Publish", topic_arn, "AuthorizationError", 403, "Publish")
-            refused = self.access.kms_on_behalf(principal, "sns", topic_arn, {"aws:sns:topicArn": topic_arn})
-            if refused is not None:
-                decision, request = refused
-                raise _client_error("KMSAccessDenied", decision.message(request), 400, "Publish")
+            # SNS writes the action as "SNS:Publish" in its refusals.
+            self._check(principal, "SNS:Publish", topic_arn, "AuthorizationError", 403, "Publish")
+            if self.access.kms_on_behalf(principal, "sns", topic_arn, {"aws:sns:topicArn": topic_arn}) is not None:
+                raise _client_error("KMSAccessDenied", SNS_KMS_REFUSAL.format(request_id=uuid.uuid4()), 400, "Publish")
 
     def _check(self, principal: Principal, action: str, resource: str, code: str, status: int,
                operation: str) -> None:
@@ -54,9 +58,18 @@ class TaskAuthority:
         return f"arn:aws:lambda:{self.access.region}:{self.access.account}:function:{name}"
 
     def _session(self, role_arn: str) -> str:
-        """Step Functions names its role sessions with a random token, one per execution in AWS;
-        one per role is as good for the error messages here."""
-        return self._sessions.setdefault(role_arn, uuid.uuid4().hex)
+        """Step Functions' role sessions are named with 32 random letters (as seen in refusals
+        recorded from AWS); one per role is as good for the messages here."""
+        return self._sessions.setdefault(role_arn, "".join(random.choices(string.ascii_letters, k=32)))
+
+
+# What SNS answers when KMS refuses the publisher the topic's key (recorded in aws/aws-cdk issue
+# 24337): KMS's error, wrapped, under SNS's code KMSAccessDenied.
+SNS_KMS_REFUSAL = (
+    "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are "
+    "not allowed to access. (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; "
+    "Request ID: {request_id}; Proxy: null)"
+)
 
 
 def _client_error(code: str, message: str, status: int, operation: str) -> ClientError:

@@ -227,7 +227,7 @@ def test_a_trail_cloudtrail_would_refuse_is_refused_offline(tmp_path, change, re
 
 
 def test_a_stack_name_too_long_for_the_trail_name_is_refused_in_cloudtrail_mode():
-    with pytest.raises(TemplateError, match=r"LandingWritesTrail .*ValidationException.*128"):
+    with pytest.raises(TemplateError, match=r"LandingWritesTrail .*InvalidTrailNameException.*128"):
         with LocalCloud.deploy(ROOT / "template.yaml", ["TriggerSource=CloudTrail"], stack_name="s" * 120):
             pass
     with LocalCloud.deploy(ROOT / "template.yaml", stack_name="s" * 120) as cloud:  # names CloudFormation generates
