@@ -20,6 +20,9 @@ from landed_file import read_landed_file
 logger = Logger()
 metrics = Metrics()
 
+# How S3 encodes keys in EventBridge events is undocumented: these count which form it sent.
+KEY_FORM_METRICS = {"decoded": "EventKeyFormDecoded", "raw": "EventKeyFormRaw"}
+
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -32,10 +35,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         file_extension=landed.file_extension,
         event_source=landed.event_source,
     )
-    if landed.key_form != "unambiguous":
-        # How S3 encodes keys in EventBridge events is undocumented: this says which form it was.
+    if landed.key_form in KEY_FORM_METRICS:  # the bucket had to tell which reading of the key it holds
         logger.info("Resolved the event's key form", raw_key=landed.event_key,
                     decoded_key=unquote_plus(landed.event_key), key_form=landed.key_form)
-        metrics.add_metric(name=f"EventKeyForm{landed.key_form.capitalize()}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=KEY_FORM_METRICS[landed.key_form], unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="FilesChecked", unit=MetricUnit.Count, value=1)
     return asdict(landed)

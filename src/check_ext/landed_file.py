@@ -3,19 +3,24 @@
 S3 can announce a new object through EventBridge ("Object Created"), through CloudTrail data
 events ("AWS API Call via CloudTrail"), or with a classic S3 notification (``Records[]``). Each
 shape names the key its own way. A classic notification URL-encodes it form style (space ->
-``+``), as the S3 User Guide documents; CloudTrail gives it raw, and decoding it would corrupt
-``a+b.csv``. For EventBridge, AWS does not document the encoding: Powertools decodes it form
-style, while captured events carry literal ``:`` and an AWS Solutions project dropped the
-decoding after ``video+data.mp4`` failed. So when the decoded and the raw key differ, the bucket
-is asked which of them holds the announced object (its version, or its ETag), and the answer is
-logged and counted, so that a real deployment tells which form S3 sends.
+``+``), as the S3 User Guide documents, and is decoded so. CloudTrail gives it raw, and decoding
+it would corrupt ``a+b.csv``.
+
+For EventBridge, AWS does not document how ``detail.object.key`` is encoded. Powertools'
+``S3EventBridgeNotificationEvent`` decodes it form style; captured events carry literal ``:``,
+and an AWS Solutions project dropped the decoding after ``video+data.mp4`` failed. This module
+does not guess. A key without ``+`` or ``%`` reads the same either way and is used as sent, with
+no S3 call. Otherwise S3 HeadObject asks the bucket which reading holds the announced object (its
+version ID and ETag, when the event has them): the form-decoded one first, then the one as sent.
+The result says which (``key_form``), so the handler can log and count it and the first real
+deployment tells which form S3 sends. If neither exists, ``ObjectNotFoundError`` names both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Event
@@ -40,6 +45,11 @@ class ObjectNotFoundError(LookupError):
 ObjectExists = Callable[[str, str, "str | None", "str | None"], bool]
 """(bucket, key, version ID, ETag) -> does the bucket hold that object?"""
 
+KeyForm = Literal["decoded", "raw", "unambiguous"]
+"""Which reading of an EventBridge key named the object: "decoded" (form-decoded) or "raw" (as
+sent) when the bucket had to tell; "unambiguous" when both read the same or the shape's encoding
+is documented (CloudTrail, classic notification)."""
+
 
 @dataclass(frozen=True)
 class LandedFile:
@@ -53,12 +63,12 @@ class LandedFile:
     event_time: str | None
     display_name: str
     event_key: str  # the key as the event carried it
-    key_form: str  # "decoded" or "raw" when the bucket had to tell; "unambiguous" when it did not
+    key_form: KeyForm
 
     @classmethod
     def create(cls, *, bucket: Any, key: Any, event_source: str, size: Any = None,
                version_id: Any = None, etag: Any = None, event_time: Any = None,
-               event_key: str | None = None, key_form: str = "unambiguous") -> LandedFile:
+               event_key: str | None = None, key_form: KeyForm = "unambiguous") -> LandedFile:
         if not isinstance(bucket, str) or not bucket:
             raise MalformedEventError(f"{event_source} event has no bucket name (key: {key!r})")
         if not isinstance(key, str) or not key:
@@ -102,18 +112,20 @@ def display_name(key: str) -> str:
     return safe
 
 
-def read_landed_file(event: Any, object_exists: ObjectExists | None = None) -> LandedFile:
+def read_landed_file(event: Any, object_exists: ObjectExists | None = None, *,
+                     s3_client: Any = None) -> LandedFile:
     """Read bucket, key and object details from whichever shape announced the file.
 
-    object_exists answers for an EventBridge key that reads differently decoded (S3 HeadObject
-    by default, only then)."""
+    Only an EventBridge key that reads differently form-decoded needs an answer from the bucket:
+    object_exists gives it if passed, else S3 HeadObject through s3_client, or through a client
+    made once per execution environment (boto3 is imported only then)."""
     if not isinstance(event, dict):
         raise UnrecognizedEventError(f"Expected a JSON object event, got {type(event).__name__}")
     if "Records" in event:
         return _from_s3_notification(event)
     detail_type = event.get("detail-type")
     if detail_type == "Object Created":
-        return _from_s3_eventbridge(event, object_exists)
+        return _from_s3_eventbridge(event, object_exists, s3_client)
     if detail_type == "AWS API Call via CloudTrail":
         return _from_cloudtrail(event)
     raise UnrecognizedEventError(
@@ -129,7 +141,7 @@ def _detail(event: dict) -> dict:
     return detail
 
 
-def _from_s3_eventbridge(event: dict, object_exists: ObjectExists | None) -> LandedFile:
+def _from_s3_eventbridge(event: dict, object_exists: ObjectExists | None, s3_client: Any) -> LandedFile:
     detail = _detail(event)
     bucket, obj = detail.get("bucket"), detail.get("object")
     name = bucket.get("name") if isinstance(bucket, dict) else None
@@ -145,8 +157,10 @@ def _from_s3_eventbridge(event: dict, object_exists: ObjectExists | None) -> Lan
         return LandedFile.create(bucket=name, key=sent, **details)
     if not isinstance(name, str) or not name:
         raise MalformedEventError(f"S3 EventBridge event has no bucket name (key: {sent!r})")
-    exists = object_exists or _s3_object_exists
-    for form, key in (("decoded", decoded), ("raw", sent)):
+    exists = object_exists or _head_object_lookup(s3_client)
+    # Decoded first, as Powertools and classic notifications read a key; stop at the first match.
+    candidates: tuple[tuple[KeyForm, str], ...] = (("decoded", decoded), ("raw", sent))
+    for form, key in candidates:
         if exists(name, key, version_id, etag):
             return LandedFile.create(bucket=name, key=key, key_form=form, **details)
     at = f"version {version_id!r}" if version_id else f"ETag {etag!r}" if etag else "any version"
@@ -155,10 +169,14 @@ def _from_s3_eventbridge(event: dict, object_exists: ObjectExists | None) -> Lan
     )
 
 
-def _s3_object_exists(bucket: str, key: str, version_id: str | None, etag: str | None) -> bool:
-    from object_lookup import s3_object_exists
+def _head_object_lookup(s3_client: Any) -> ObjectExists:
+    def exists(bucket: str, key: str, version_id: str | None, etag: str | None) -> bool:
+        # Imported here, not at the top: only an ambiguous key needs botocore and boto3.
+        from object_lookup import s3_object_exists
 
-    return s3_object_exists(bucket, key, version_id, etag)
+        return s3_object_exists(bucket, key, version_id, etag, s3_client)
+
+    return exists
 
 
 def _from_cloudtrail(event: dict) -> LandedFile:
