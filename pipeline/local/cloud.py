@@ -219,6 +219,8 @@ class LocalCloud:
                 clients.endpoints["dynamodb"] = dynamodb.endpoint
                 _move_tables(clients, dynamodb.endpoint, packaged, resolver)
                 runtime.use_endpoint("dynamodb", dynamodb.endpoint)
+            else:
+                _complete_tables(clients.dynamodb, packaged, resolver, in_process=True)
             bus.trails.extend(_trails(packaged, resolver))
             for spec in _function_specs(clients, packaged, deployed, access):
                 runtime.register(spec)
@@ -413,16 +415,11 @@ def _complete_buckets(clients: Clients, packaged: PackagedTemplate, resolver: Te
 
 def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
     """Create each table CloudFormation created in the DynamoDB at endpoint: keys, billing and
-    indexes as moto's CloudFormation made them, encryption, TTL and PITR (which moto's
-    CloudFormation ignores) from the template."""
+    indexes as moto's CloudFormation made them, then the settings of _complete_tables."""
     source = clients.session.client("dynamodb")
     target = clients.session.client("dynamodb", endpoint_url=endpoint)
-    for logical_id, resource in packaged.resources_of_type("AWS::DynamoDB::Table").items():
-        if not resolver.condition(resource.get("Condition")):
-            continue
-        name = resolver.resolve({"Ref": logical_id})
+    for name, properties in _tables(packaged, resolver):
         table = source.describe_table(TableName=name)["Table"]
-        properties = resolver.resolve(resource.get("Properties", {}))
         definition: dict[str, Any] = {
             "TableName": name,
             "KeySchema": table["KeySchema"],
@@ -441,19 +438,47 @@ def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, re
                     {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
                     for index in table[index_kind]
                 ]
-        sse = properties.get("SSESpecification", {})
-        if sse.get("SSEEnabled") in (True, "true"):
-            definition["SSESpecification"] = {"Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
-                                              **({"KMSMasterKeyId": sse["KMSMasterKeyId"]}
-                                                 if sse.get("KMSMasterKeyId") else {})}
+        encryption = _table_encryption(properties)
+        if encryption:
+            definition["SSESpecification"] = encryption
         target.create_table(**definition)
+    _complete_tables(target, packaged, resolver)
+
+
+def _table_encryption(properties: dict[str, Any]) -> dict[str, Any] | None:
+    """A template's SSESpecification (SSEEnabled) as the DynamoDB API takes it (Enabled)."""
+    sse = properties.get("SSESpecification", {})
+    if sse.get("SSEEnabled") not in (True, "true"):
+        return None
+    return {"Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
+            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if sse.get("KMSMasterKeyId") else {})}
+
+
+def _complete_tables(dynamodb: Any, packaged: PackagedTemplate, resolver: TemplateResolver,
+                     in_process: bool = False) -> None:
+    """Apply the table settings moto's CloudFormation ignores (TTL, point-in-time recovery, and for
+    a table it created, encryption), from the template, through the public DynamoDB API where it
+    can: UpdateTable cannot set encryption in moto, so that one goes through moto_hooks."""
+    for name, properties in _tables(packaged, resolver):
+        encryption = _table_encryption(properties)
+        if in_process and encryption:
+            moto_hooks.set_table_encryption(ACCOUNT_ID, dynamodb.meta.region_name, name, encryption)
         ttl = properties.get("TimeToLiveSpecification", {})
         if ttl.get("Enabled") in (True, "true"):
-            target.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
                 "Enabled": True, "AttributeName": ttl["AttributeName"]})
         if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") in (True, "true"):
-            target.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+            dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
                 "PointInTimeRecoveryEnabled": True})
+
+
+def _tables(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[tuple[str, dict[str, Any]]]:
+    """(name, resolved properties) of each table whose condition holds."""
+    return [
+        (resolver.resolve({"Ref": logical_id}), resolver.resolve(resource.get("Properties", {})))
+        for logical_id, resource in packaged.resources_of_type("AWS::DynamoDB::Table").items()
+        if resolver.condition(resource.get("Condition"))
+    ]
 
 
 def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trail]:

@@ -892,3 +892,15 @@ def aws_managed_policy(policy_arn: str) -> dict[str, Any]:
         raise KeyError(f"no AWS managed policy {policy_arn} in moto {PINNED_MOTO}'s copy")
     policy, _ = json.JSONDecoder().raw_decode(aws_managed_policies_data, found.end() - 1)
     return policy["Document"]
+
+
+def set_table_encryption(account_id: str, region: str, table_name: str, specification: dict[str, Any]) -> None:
+    """Give a table CloudFormation created the encryption its template declares: moto's
+    CloudFormation keeps the template's SSESpecification (SSEEnabled) where its API reads the API's
+    (Enabled), and its UpdateTable does not take one."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account_id][region].get_table(table_name)
+    table.sse_specification = dict(specification)
+    if "KMSMasterKeyId" not in table.sse_specification:
+        table.sse_specification["KMSMasterKeyId"] = table._get_default_encryption_key(account_id, region)

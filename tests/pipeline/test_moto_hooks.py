@@ -178,7 +178,7 @@ def test_quick_dispatch_caches_what_depends_on_its_key_alone():
 
 @pytest.fixture(scope="module")
 def cloud(deploy):
-    return deploy(FailureRate=0)
+    return deploy(FailureRate=0, optimized=True)  # the speed layer's quick paths, on whatever the environment says
 
 
 def parsed_both_ways(call):
@@ -676,3 +676,21 @@ def test_only_programs_without_a_timeout_run_inline(monkeypatch):
     assert [str(error) for error in reported] == ["the interpreter failed"]  # reported as a thread's would be
     moto_hooks.evaluate_program(SimpleNamespace(timeout_seconds=object()), None)
     assert ran[-1] == "moto's"
+
+
+def test_a_table_created_by_cloudformation_takes_its_template_encryption():
+    """moto's CloudFormation keeps SSESpecification as the template writes it (SSEEnabled), which
+    its DescribeTable does not read; set_table_encryption gives it the API's form."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(TableName="records", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                              BillingMode="PAY_PER_REQUEST")
+        assert "SSEDescription" not in dynamodb.describe_table(TableName="records")["Table"]
+        moto_hooks.set_table_encryption("123456789012", "us-east-1", "records",
+                                        {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "key-id"})
+        described = dynamodb.describe_table(TableName="records")["Table"]["SSEDescription"]
+        assert (described["Status"], described["SSEType"], described["KMSMasterKeyArn"]) == ("ENABLED", "KMS", "key-id")
