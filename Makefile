@@ -27,7 +27,7 @@ bench: $(INSTALLED)  ## speed, memory and cold starts; the last line is JSON
 	$(BIN)/python -m pipeline.bench
 
 graph: $(INSTALLED)  ## redraw the state machine in README.md and docs/state-machine.svg
-	$(BIN)/pipeline graph --update-readme README.md
+	$(BIN)/pipeline graph --update-readme docs/how-it-works.md
 	$(BIN)/pipeline graph --format svg --output docs/state-machine.svg
 
 fixtures: $(INSTALLED)  ## rewrite events/ from pipeline/events.py
