@@ -9,7 +9,6 @@ deployed stack.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from pipeline.events import ObjectWrite, cloudtrail_object_write, s3_object_created
+from pipeline.payloads import payload_digest
 from pipeline.stack import PipelineStack
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED", "LOST"}
@@ -404,12 +404,6 @@ def execution_input(history: list[dict[str, Any]]) -> str:
         if event["type"] == "ExecutionStarted":
             return event.get("executionStartedEventDetails", {}).get("input", "")
     return ""
-
-
-def payload_digest(payload: Any) -> str:
-    """A short fingerprint of a Lambda payload, to match an invocation to the task that sent it."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def visits_from_history(history: list[dict[str, Any]]) -> list[StateVisit]:

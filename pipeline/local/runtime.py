@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.driver import payload_digest
+from pipeline.payloads import payload_digest
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 
