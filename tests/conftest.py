@@ -1,5 +1,7 @@
-"""Shared test helpers: project paths, handler modules loaded as Lambda loads them, and the
-offline cloud deployed from the real template.yaml (once per test module, one at a time)."""
+"""Shared test helpers: project paths, fixtures, and handler modules loaded as Lambda loads them.
+
+Nothing here imports moto or the offline cloud: unit tests stay light. The offline cloud's
+fixtures are in tests/offline.py, for tests/pipeline and tests/reliability."""
 
 from __future__ import annotations
 
@@ -11,8 +13,6 @@ from types import ModuleType
 
 import pytest
 
-from pipeline.driver import FileResult
-from pipeline.local.cloud import LocalCloud
 from pipeline.local.template import function_environment, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,28 +86,6 @@ def lambda_context() -> FakeContext:
     return FakeContext()
 
 
-@pytest.fixture(scope="module")
-def deploy():
-    """deploy(**parameters) -> LocalCloud, torn down at the end of the module (one at a time)."""
-    current: list = []
-
-    def start(template: Path = TEMPLATE, time_scale: float = 0, optimized: bool | None = None,
-              **parameters: str) -> LocalCloud:
-        """optimized=True for tests of the speed layer itself; by default the layer is on unless
-        PIPELINE_OFFLINE_FAST=0."""
-        if current:
-            current.pop().__exit__(None, None, None)
-        deployment = LocalCloud.deploy(template, {k: str(v) for k, v in parameters.items()}, time_scale=time_scale,
-                                       optimized=optimized)
-        cloud = deployment.__enter__()
-        current.append(deployment)
-        return cloud
-
-    yield start
-    if current:
-        current.pop().__exit__(None, None, None)
-
-
 def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
     paths = []
     for name, data in files.items():
@@ -115,42 +93,3 @@ def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
         path.write_bytes(data)
         paths.append(path)
     return paths
-
-
-def run_one(cloud: LocalCloud, folder: Path, name: str, data: bytes = b"id,value\n1,a\n", prefix: str = "") -> FileResult:
-    (result,) = cloud.run(write_files(folder, {name: data}), prefix=prefix, timeout_s=60)
-    return result
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> Path:
-    return tmp_path
-
-
-def jsonata_template(folder: Path) -> Path:
-    """template.yaml with its state machine written in JSONata instead (same functions and topic)."""
-    text = TEMPLATE.read_text(encoding="utf-8")
-    text = text.replace("CodeUri: src/", f"CodeUri: {ROOT / 'src'}/").replace(
-        "DefinitionUri: statemachine/process_file.asl.json",
-        f"DefinitionUri: {Path(__file__).parent / 'pipeline' / 'definitions' / 'process_file.jsonata.asl.json'}",
-    )
-    path = folder / "template.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def follow_execution(cloud: LocalCloud, execution_arn: str, key: str = "-", timeout_s: float = 60) -> FileResult:
-    """Wait for an execution started outside the driver (an event sent straight to the state
-    machine, a redelivery) and read its outcome as the driver would."""
-    import time
-
-    from pipeline.driver import ExecutionFollower
-
-    result = FileResult(file="-", bucket=cloud.stack.bucket, key=key, execution_arn=execution_arn)
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
-    deadline = time.monotonic() + timeout_s
-    while not follower.settle(result):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"execution {execution_arn} did not end within {timeout_s} s")
-        time.sleep(0.02)
-    return result

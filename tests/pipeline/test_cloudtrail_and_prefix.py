@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import follow_execution, run_one
+from tests.offline import follow_execution, run_one
 
 
 def test_cloudtrail_mode_delivers_the_raw_key(deploy, files):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline.local.faults import Fault
-from tests.conftest import follow_execution, run_one
+from tests.offline import follow_execution, run_one
 
 SUCCESS_PATH = ["Check File Extension", "Route By Extension", "Process CSV", "Processed"]
 

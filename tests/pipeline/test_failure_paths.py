@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import run_one
+from tests.offline import run_one
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """States written in JSONata evaluate in the offline cloud (a JSONata variant of the definition)."""
 
-from tests.conftest import jsonata_template, run_one
+from tests.offline import jsonata_template, run_one
 
 
 def test_the_jsonata_definition_runs_every_path(deploy, tmp_path):

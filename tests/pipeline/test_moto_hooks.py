@@ -198,7 +198,7 @@ def parsed_both_ways(call):
 
 
 def test_step_functions_responses_parse_the_same_as_from_motos_serializer(cloud, files):
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     assert moto_hooks.ActionResult.execute_result is moto_hooks.fast_execute_result
     ok = run_one(cloud, files, "hooks-ok.csv")
@@ -272,7 +272,7 @@ def test_ended_executions_keep_their_history_and_let_the_interpreter_go(cloud, f
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
@@ -329,7 +329,7 @@ def test_routed_requests_answer_as_motos_stubber_does(cloud, files):
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.models import botocore_stubber
 
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     assert BotocoreStubber.process_request is moto_hooks.routed_request
     key = run_one(cloud, files, "hooks-routed.csv").key
@@ -364,7 +364,7 @@ def test_the_moto_application_answers_as_flask_does(cloud, files):
     from pipeline.local.http_server import KeepAliveServer
     from pipeline.local.service_process import MotoApplication
 
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     key = run_one(cloud, files, "hooks-wsgi.csv").key
     application = MotoApplication()
@@ -460,7 +460,7 @@ def test_executions_are_found_as_motos_scan_finds_them(cloud, files):
     from moto.stepfunctions.models import StepFunctionBackend
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     backend = stepfunctions_parser_backends["123456789012"][cloud.clients.region]
     ended = run_one(cloud, files, "hooks-index.csv").execution_arn
@@ -530,7 +530,7 @@ def test_account_backends_are_the_ones_moto_returns():
 
 
 def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     direct = cloud.clients.stepfunctions
     assert isinstance(direct, moto_hooks.DirectReadsClient)
@@ -558,7 +558,7 @@ def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
 
 
 def test_direct_listing_pages_as_botocore_parses_moto_s_answer(cloud, files):
-    from tests.conftest import run_one
+    from tests.offline import run_one
 
     for name in ("hooks-list-1.csv", "hooks-list-2.txt", "hooks-list-3.csv"):
         run_one(cloud, files, name)

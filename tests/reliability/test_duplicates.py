@@ -5,7 +5,7 @@ import threading
 import time
 
 from pipeline.driver import FileResult
-from tests.conftest import follow_execution as follow, run_one
+from tests.offline import follow_execution as follow, run_one
 
 
 def summary(cloud, result: FileResult) -> dict:

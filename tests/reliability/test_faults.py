@@ -6,7 +6,7 @@ import time
 import pytest
 
 from pipeline.local.faults import Fault
-from tests.conftest import run_one
+from tests.offline import run_one
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from pipeline.driver import ExecutionFollower, FileResult
-from tests.conftest import follow_execution
+from tests.offline import follow_execution
 
 CSV = b"id,v\n1,2\n"
 NFC = unicodedata.normalize("NFC", "café-résumé.csv")
