@@ -90,6 +90,7 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
+@pytest.mark.slow
 def test_chromium_renders_the_graph_and_every_outcome(report, tmp_path):
     browser = chromium()
     profile = tmp_path / "profile"

@@ -164,6 +164,7 @@ def test_the_table_lists_every_statement_that_grants_something():
     assert sorted(granted) == sorted((row.statement, row.resource) for row in ROWS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", [row for row in ROWS if row.exercised], ids=lambda row: row.statement)
 def test_without_the_statement_the_offline_run_fails_as_aws_would(row, tmp_path):
     assert_outcome(run_check(template_without(row, tmp_path), parse_check(row.check)), row.outcome)

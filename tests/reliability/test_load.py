@@ -3,11 +3,14 @@
 import collections
 import json
 
+import pytest
+
 from pipeline.cli import EXIT_OK, exit_status
 
 FILES = 1000
 
 
+@pytest.mark.slow
 def test_a_thousand_files_are_each_processed_or_notified_exactly_once(deploy, tmp_path):
     cloud = deploy(FailureRate=0.33)
     queue_url = cloud.clients.sqs.create_queue(QueueName="emails")["QueueUrl"]
