@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_template_option(cost)
     cost.add_argument("--csv-share", type=float, default=0.9, help="share of uploads that are .csv files (default 0.9)")
     cost.add_argument("--failure-rate", type=float, default=0.33, help="share of .csv files that fail (default 0.33)")
+    cost.add_argument("--lambda-ms", type=float, default=60.0, help="billed duration of one Lambda invocation (default 60)")
     cost.add_argument("--express-seconds", type=float, default=0.3, help="duration of one EXPRESS execution (default 0.3)")
     delete = commands.add_parser(
         "delete-buckets",
@@ -135,14 +136,15 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _cost(args: argparse.Namespace) -> int:
     from pipeline.cost import Mix, report
+    from pipeline.local.template import TemplateError
 
     for name in ("csv_share", "failure_rate"):
         if not 0 <= getattr(args, name) <= 1:
             raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
     try:
-        sys.stdout.write(report(Path(args.template), Mix(args.csv_share, args.failure_rate,
+        sys.stdout.write(report(Path(args.template), Mix(args.csv_share, args.failure_rate, lambda_ms=args.lambda_ms,
                                                          express_seconds=args.express_seconds)))
-    except (OSError, KeyError, ValueError) as error:
+    except (TemplateError, OSError, KeyError, ValueError) as error:
         raise UsageError(f"cannot read the state machine of {args.template}: {error}") from None
     return EXIT_OK
 

@@ -1,8 +1,9 @@
 """`pipeline cost`: what a million files cost on AWS, from the state machine's own paths.
 
-Every path from the start state to an end is enumerated from the ASL (through the template),
-its state transitions counted, and the paths weighed by a mix of files (share of .csv files,
-failure rate). Prices are AWS list prices for us-east-1, stated with the date they were read;
+Every path from the start state to an end is enumerated from the ASL (through the template), and
+its outcome, state transitions, Lambda invocations and SNS publishes read from the states it
+passes, so any definition is priced, not only this pipeline's. The paths are weighed by a mix of
+files, stated in the definition's terms (see Mix). Prices are AWS list prices for us-east-1, stated with the date they were read;
 check https://aws.amazon.com/step-functions/pricing/ and the Lambda and SNS pricing pages for
 your region.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.graph import StateGraph
+from pipeline.graph import Edge, StateGraph
 from pipeline.local.template import load_template
 
 PRICES_AS_OF = "2026-11-26"
@@ -29,7 +30,13 @@ PRICES = {
 
 @dataclass(frozen=True)
 class Path_:
+    """One way through the state machine, from the start to a state with no way out."""
+
     states: tuple[str, ...]
+    end_kind: str  # the last state's type: Succeed, Fail, or the type of a state with End
+    weight: float  # the share of files that take it, under the mix
+    lambdas: tuple[str, ...] = ()  # the functions its Lambda tasks invoke (logical IDs)
+    publishes: int = 0  # its SNS Publish tasks
 
     @property
     def transitions(self) -> int:
@@ -37,45 +44,64 @@ class Path_:
 
     @property
     def outcome(self) -> str:
-        if "Skip Folder Marker" in self.states:
-            return "folder marker"
-        if "Describe Unreadable Event" in self.states:
-            return "unreadable event"
-        if "Invalid Extension" in self.states:
-            return "invalid extension"
-        if self.states[-1] == "Processed":
-            return "csv processed"
-        return "csv failed"
+        """Read from the definition: how the execution ends, and where."""
+        return f"{'fails' if self.end_kind == 'Fail' else 'succeeds'} at {self.states[-1]}"
 
 
 @dataclass(frozen=True)
 class Mix:
-    """What the files are: the share of .csv files, and how often processing fails."""
+    """What the files are, in the definition's terms.
+
+    csv_share is the share of files that take a Choice rule comparing with ".csv" (the rest take
+    its Default; a Choice without such a rule takes its first rule). failure_rate is how often a
+    Task with a Catch that a Choice rule leads to fails into its Catch (other tasks succeed)."""
 
     csv_share: float = 0.9
     failure_rate: float = 0.33
-    lambda_ms: tuple[float, float] = (5.0, 120.0)  # billed duration of check_ext, random_failure
+    lambda_ms: float = 60.0  # billed duration of one invocation
     express_seconds: float = 0.3  # duration of one execution, rounded up to 100 ms
     express_memory_mb: int = 64
 
 
-def paths(graph: StateGraph) -> list[Path_]:
-    """Every path from the start to a state with no way out (the graph has no cycles)."""
+def paths(graph: StateGraph, mix: Mix = Mix()) -> list[Path_]:
+    """Every path from the start to a state with no way out (the graph has no cycles), weighed."""
     found: list[Path_] = []
-    outgoing: dict[str, list[str]] = {}
+    outgoing: dict[str, list[Edge]] = {}
     for edge in graph.edges:
-        outgoing.setdefault(edge.source, []).append(edge.target)
+        outgoing.setdefault(edge.source, []).append(edge)
+    chosen = {edge.target for edge in graph.edges if edge.kind == "choice"}
 
-    def walk(state: str, trail: tuple[str, ...]) -> None:
+    def share(edge: Edge) -> float:
+        siblings = outgoing[edge.source]
+        node = graph.nodes[edge.source]
+        if node.kind == "Choice":
+            csv_rules = [e for e in siblings if e.kind == "choice" and ".csv" in e.label]
+            if csv_rules:
+                if edge in csv_rules:
+                    return mix.csv_share / len(csv_rules)
+                return 1 - mix.csv_share if edge.kind == "default" else 0.0
+            return 1.0 if edge == next(e for e in siblings if e.kind in ("choice", "default")) else 0.0
+        fails = mix.failure_rate if node.kind == "Task" and edge.source in chosen else 0.0
+        catches = [e for e in siblings if e.kind == "catch"]
+        if edge.kind == "catch":
+            return fails if edge == catches[0] else 0.0
+        return 1 - fails if catches else 1.0
+
+    def walk(state: str, trail: tuple[str, ...], weight: float) -> None:
         trail = trail + (state,)
         if not outgoing.get(state):
-            found.append(Path_(trail))
+            nodes = [graph.nodes[name] for name in trail]
+            found.append(Path_(
+                trail, graph.nodes[state].kind, weight,
+                lambdas=tuple(n.detail.split(" ", 1)[1] for n in nodes if n.detail.startswith("Lambda ")),
+                publishes=sum(n.detail == "SNS Publish" for n in nodes),
+            ))
             return
-        for target in dict.fromkeys(outgoing[state]):
-            if target not in trail:
-                walk(target, trail)
+        for edge in outgoing[state]:
+            if edge.target not in trail:
+                walk(edge.target, trail, weight * share(edge))
 
-    walk(graph.start, ())
+    walk(graph.start, (), 1.0)
     return found
 
 
@@ -99,48 +125,36 @@ class Estimate:
 
 
 def estimate(all_paths: list[Path_], memory: dict[str, int], mix: Mix) -> Estimate:
-    by_outcome: dict[str, int] = {}
-    for path in all_paths:
-        if path.outcome == "unreadable event" and "Read Error Message" not in path.states:
-            continue  # a service error's path; unreadable events come from the function
-        if path.outcome == "csv failed" and "Read Error Message" not in path.states:
-            continue
-        by_outcome.setdefault(path.outcome, path.transitions)
-    weights = {
-        "csv processed": mix.csv_share * (1 - mix.failure_rate),
-        "csv failed": mix.csv_share * mix.failure_rate,
-        "invalid extension": 1 - mix.csv_share,
-    }
-    transitions = sum(weights[o] * by_outcome[o] for o in weights)
-    failures = weights["csv failed"] + weights["invalid extension"]
+    """Price a million files: each path's transitions, invocations and publishes, by its weight."""
     million = 1_000_000
-    check_gb_s = memory.get("CheckExtFunction", 128) / 1024 * mix.lambda_ms[0] / 1000
-    process_gb_s = memory.get("RandomFailureFunction", 128) / 1024 * mix.lambda_ms[1] / 1000
-    lambda_cost = million * (
-        PRICES["lambda_per_request"] * (1 + mix.csv_share)
-        + PRICES["lambda_arm64_per_gb_second"] * (check_gb_s + mix.csv_share * process_gb_s)
-    )
+    transitions = sum(p.weight * p.transitions for p in all_paths)
+    invocations = sum(p.weight * len(p.lambdas) for p in all_paths)
+    gb_seconds = sum(p.weight * sum(memory.get(f, 128) / 1024 * mix.lambda_ms / 1000 for f in p.lambdas)
+                     for p in all_paths)
+    publishes = sum(p.weight * p.publishes for p in all_paths)
     express_gb_s = mix.express_memory_mb / 1024 * max(0.1, round(mix.express_seconds + 0.0499, 1))
     return Estimate(
         per_million_standard=million * transitions * PRICES["standard_per_transition"],
         per_million_express=million * (PRICES["express_per_request"] + express_gb_s * PRICES["express_per_gb_second"]),
-        per_million_lambda=lambda_cost,
-        per_million_sns=million * failures * (PRICES["sns_per_email"] + PRICES["sns_per_publish"]),
+        per_million_lambda=million * (invocations * PRICES["lambda_per_request"]
+                                      + gb_seconds * PRICES["lambda_arm64_per_gb_second"]),
+        per_million_sns=million * publishes * (PRICES["sns_per_email"] + PRICES["sns_per_publish"]),
         transitions_per_file=transitions,
     )
 
 
 def report(template_path: Path, mix: Mix) -> str:
     graph = StateGraph.from_template(template_path)
-    all_paths = paths(graph)
+    all_paths = paths(graph, mix)
     result = estimate(all_paths, lambda_memory(template_path), mix)
-    lines = ["Paths through the state machine (state transitions, retries excluded: each retry adds one):"]
-    for path in sorted(all_paths, key=lambda p: (p.outcome, p.transitions)):
-        lines.append(f"  {path.transitions:2d}  {path.outcome:18s} {' > '.join(path.states)}")
+    lines = ["Paths through the state machine: share of files, state transitions (each retry adds one), path:"]
+    width = max(len(path.outcome) for path in all_paths)
+    for path in sorted(all_paths, key=lambda p: (-p.weight, p.transitions)):
+        lines.append(f"  {path.weight:6.1%} {path.transitions:3d}  {path.outcome:{width}s}  {' > '.join(path.states)}")
     lines += [
         "",
         f"Mix: {mix.csv_share:.0%} .csv files, failure rate {mix.failure_rate:.0%}; "
-        f"Lambda billed {mix.lambda_ms[0]:.0f} ms + {mix.lambda_ms[1]:.0f} ms; "
+        f"each Lambda invocation billed {mix.lambda_ms:.0f} ms; "
         f"an EXPRESS execution {mix.express_seconds:.1f} s at {mix.express_memory_mb} MB",
         f"Transitions per file: {result.transitions_per_file:.2f}",
         "",
@@ -148,7 +162,7 @@ def report(template_path: Path, mix: Mix) -> str:
         f"  Step Functions STANDARD  ${result.per_million_standard:10.2f}   ($0.025 per 1,000 transitions)",
         f"  Step Functions EXPRESS   ${result.per_million_express:10.2f}   ($1.00 per million + $0.00001667 per GB-s)",
         f"  Lambda (arm64)           ${result.per_million_lambda:10.2f}   ($0.20 per million + $0.0000133334 per GB-s)",
-        f"  SNS email                ${result.per_million_sns:10.2f}   ($2.00 per 100,000 emails, one per failure)",
+        f"  SNS email                ${result.per_million_sns:10.2f}   ($2.00 per 100,000 emails, one per publish)",
         f"  Total with STANDARD      ${result.per_million_standard + result.per_million_lambda + result.per_million_sns:10.2f}",
         f"  Total with EXPRESS       ${result.per_million_express + result.per_million_lambda + result.per_million_sns:10.2f}",
         "",
