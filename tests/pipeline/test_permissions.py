@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,11 @@ def run_check(template: Path, check: Check) -> Outcome | TemplateError | None:
             if check.deploy_only:
                 return None
             (result,) = cloud.run([SAMPLES / check.file])
+            # The alarm acts when the execution's end is reported, a moment after the history shows
+            # it (in AWS, minutes after): wait for its action, within bounds.
+            deadline = time.monotonic() + 10
+            while result.status == "FAILED" and not cloud.alarms.history and time.monotonic() < deadline:
+                time.sleep(0.01)
             return Outcome(result, list(cloud.alarms.history))
     except TemplateError as refused:
         return refused
