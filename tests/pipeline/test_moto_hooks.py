@@ -9,10 +9,12 @@ import json
 import time
 from pathlib import Path
 
+import boto3
 import moto
 import pytest
+from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
-from moto.events.models import EventPattern, EventsBackend, Rule
+from moto.events.models import EventPattern, EventsBackend
 from moto.events.responses import EventsHandler
 from moto.s3 import notifications
 from moto.sns.models import SNSBackend
@@ -61,7 +63,13 @@ def test_test_event_pattern_is_still_unimplemented_and_the_matcher_exists():
     assert "NotImplementedError" in inspect.getsource(EventsBackend.test_event_pattern)
     assert callable(EventsHandler.test_event_pattern)
     assert parameters(EventPattern.matches_event) == ["self", "event"]
-    assert {"state", "event_pattern", "targets"} <= set(parameters(Rule.__init__)) | {"targets"}
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["aws.s3"]}), State="DISABLED")
+        events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}])
+        (rule,) = moto_hooks.rules_of_default_bus("123456789012", "us-east-1")
+        assert (rule.name, rule.state, [t["Id"] for t in rule.targets]) == ("r", "DISABLED", ["t"])
+        assert rule.event_pattern.matches_event({"source": "aws.s3"})
 
 
 def test_cloudformation_state_machines_use_the_non_executing_backend():

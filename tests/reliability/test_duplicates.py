@@ -62,8 +62,16 @@ def test_concurrent_duplicates_wait_for_one_result(deploy, files):
     assert [r.status for r in results].count("SUCCEEDED") >= 3
     summaries = {json.dumps(summary(cloud, r), sort_keys=True) for r in results}
     assert len(summaries) == 1
-    time.sleep(0.5)  # let the upload's own execution of the same version finish too
+    wait_until_no_execution_runs(cloud)  # the upload's own execution of the second version too
     assert reads_of(cloud, "racing.csv") == 2  # the first version once, the second version once
+
+
+def wait_until_no_execution_runs(cloud, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    sfn = cloud.clients.stepfunctions
+    while sfn.list_executions(stateMachineArn=cloud.stack.state_machine_arn, statusFilter="RUNNING")["executions"]:
+        assert time.monotonic() < deadline, f"executions still running after {timeout_s} s"
+        time.sleep(0.02)
 
 
 def test_idempotency_records_live_in_the_table_the_template_declares(deploy, files):
