@@ -225,7 +225,7 @@ def kept_per_file(cloud: Any, results: list[Any], sample: int = 100) -> dict[str
 
 
 def function_environment(logical_id: str) -> dict[str, str]:
-    from pipeline.local.template import function_environment as template_environment, load_template
+    from pipeline.template import function_environment as template_environment, load_template
 
     environment = template_environment(load_template(TEMPLATE), logical_id, {"FailureRate": "0"})
     if "IDEMPOTENCY_TABLE" in environment:

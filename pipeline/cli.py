@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _graph(args: argparse.Namespace) -> int:
     from pipeline.graph import StateGraph, update_readme
-    from pipeline.local.template import TemplateError
+    from pipeline.template import TemplateError
 
     try:
         graph = StateGraph.from_template(Path(args.template))
@@ -136,7 +136,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _cost(args: argparse.Namespace) -> int:
     from pipeline.cost import Mix, report
-    from pipeline.local.template import TemplateError
+    from pipeline.template import TemplateError
 
     for name in ("csv_share", "failure_rate"):
         if not 0 <= getattr(args, name) <= 1:
@@ -205,7 +205,7 @@ def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list
 def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
     from pipeline.local.cloud import LocalCloud
     from pipeline.local.faults import Fault, FaultSyntaxError
-    from pipeline.local.template import TemplateError
+    from pipeline.template import TemplateError
 
     try:
         faults = [Fault.parse(text) for text in args.inject]

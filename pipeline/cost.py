@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.graph import Edge, StateGraph
-from pipeline.local.template import load_template
+from pipeline.template import function_memory, load_template
 
 PRICES_AS_OF = "2026-11-26"
 PRICES = {
@@ -106,13 +106,7 @@ def paths(graph: StateGraph, mix: Mix = Mix()) -> list[Path_]:
 
 
 def lambda_memory(template_path: Path) -> dict[str, int]:
-    template = load_template(template_path)
-    default = int(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
-    return {
-        logical_id: int(resource["Properties"].get("MemorySize", default))
-        for logical_id, resource in template["Resources"].items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    }
+    return function_memory(load_template(template_path))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.template import TemplateError, load_template
+from pipeline.template import state_machine_definition
 
 NODE_WIDTH, NODE_HEIGHT, LAYER_GAP, COLUMN_GAP, MARGIN = 210, 46, 64, 36, 24
 
@@ -66,16 +66,8 @@ class StateGraph:
 
     @classmethod
     def from_template(cls, template_path: Path, logical_id: str | None = None) -> StateGraph:
-        template = load_template(template_path)
-        machines = {k: v for k, v in template["Resources"].items() if v.get("Type") == "AWS::Serverless::StateMachine"}
-        if not machines:
-            raise TemplateError(f"{template_path} has no AWS::Serverless::StateMachine")
-        logical_id = logical_id or next(iter(machines))
-        properties = machines[logical_id]["Properties"]
-        text = (template_path.parent / properties["DefinitionUri"]).read_text(encoding="utf-8")
-        for name, value in properties.get("DefinitionSubstitutions", {}).items():
-            text = text.replace("${" + name + "}", _describe_reference(value))
-        return cls.from_definition(json.loads(text))
+        """The deployed definition: each substitution shown as the resource it names."""
+        return cls.from_definition(state_machine_definition(template_path, logical_id, _describe_reference))
 
     # -- layout ----------------------------------------------------------------------------------
 

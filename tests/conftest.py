@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from pipeline.local.template import function_environment, load_template
+from pipeline.template import function_environment, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -40,7 +40,8 @@ from pipeline.local.http_server import KeepAliveServer
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.service_process import MotoApplication, ServiceProcess
-from pipeline.local.template import PackagedTemplate, TemplateError, package, parse_parameter_overrides
+from pipeline.local.template import PackagedTemplate, package
+from pipeline.template import TemplateError, parse_parameter_overrides
 from pipeline.stack import PipelineStack, StackNotFoundError
 
 ACCOUNT_ID = "123456789012"

@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.local.cloud import LocalCloud
 from pipeline.local.faults import Fault
-from pipeline.local.template import TemplateError, load_template
+from pipeline.template import TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "permissions.md"

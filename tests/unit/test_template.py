@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from pipeline.local.template import TemplateError, package, parse_parameter_overrides
+from pipeline.local.template import package
+from pipeline.template import TemplateError, parse_parameter_overrides
 from tests.conftest import ROOT, TEMPLATE
 
 # Every place the transformed template may grant "*", and why AWS requires it.
