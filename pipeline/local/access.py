@@ -23,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipeline.local.policy import Decision, Principal, Request, evaluate
+from pipeline.local.policy import Decision, Principal, Request, UnsupportedPolicyError, evaluate, validate
+from pipeline.template import TemplateError
 
 
 class AccessDenied(Exception):
@@ -112,7 +114,7 @@ class AccessControl:
             self.key_aliases[name] = arn
             return arn
         if name.startswith("alias/"):
-            raise KeyError(f"no KMS alias {name} in the stack")
+            raise TemplateError(f"the KMS alias {name} is not in the stack: its key policy is not known offline")
         return f"arn:aws:kms:{self.region}:{self.account}:key/{name}"
 
     def issue_credentials(self, role_arn: str, session: str) -> str:
@@ -177,6 +179,12 @@ class AccessControl:
             return self.resource_policies.get(resource.split("/", 1)[0])
         return None
 
+    def documents(self) -> list[tuple[str, dict[str, Any]]]:
+        """(where, document) for every policy the stack holds."""
+        found = [(role, document) for role, documents in self.role_policies.items() for document in documents]
+        found += list(self.resource_policies.items()) + list(self.key_policies.items())
+        return found
+
     # -- to and from the DynamoDB process --------------------------------------------------------
 
     def to_json(self) -> str:
@@ -189,7 +197,7 @@ class AccessControl:
         return cls(**data)
 
 
-ManagedPolicyReader = Any  # (policy ARN) -> policy document
+ManagedPolicyReader = Callable[[str], dict[str, Any]]  # policy ARN -> policy document
 
 
 def from_template(cloudformation: dict[str, Any], resolver: Any, account: str, region: str,
@@ -242,4 +250,9 @@ def from_template(cloudformation: dict[str, Any], resolver: Any, account: str, r
             access.encryption[resolver.resolve({"Ref": logical_id})] = access.key_arn(props["KmsMasterKeyId"])
         elif kind == "AWS::SQS::Queue" and props.get("KmsMasterKeyId"):
             access.encryption[arn(logical_id)] = access.key_arn(props["KmsMasterKeyId"])
+    for where, document in access.documents():
+        try:
+            validate(document)
+        except UnsupportedPolicyError as error:
+            raise TemplateError(f"the offline cloud cannot evaluate the policy of {where}: {error}") from None
     return access

@@ -153,41 +153,51 @@ def _condition_holds(conditions: Mapping[str, Any] | None, context: Mapping[str,
 
 
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
+_POSITIVE = {
+    "StringEquals": lambda e, v: e == v,
+    "StringEqualsIgnoreCase": lambda e, v: e.lower() == v.lower(),
+    "StringLike": lambda e, v: _matches(e, v),
+    "ArnEquals": lambda e, v: _matches(e, v),  # both ARN operators take wildcards
+    "ArnLike": lambda e, v: _matches(e, v),
+    "Bool": lambda e, v: e.lower() == v.lower(),
+}
+
+
+def operator_parts(operator: str) -> tuple[str, str, bool]:
+    """(qualifier, operator without IfExists, if_exists); raises for what is not implemented."""
+    qualifier, _, name = operator.rpartition(":")
+    if_exists = name.endswith("IfExists")
+    name = name.removesuffix("IfExists")
+    if qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        raise UnsupportedPolicyError(f"condition qualifier {qualifier}")
+    if name != "Null" and name not in _POSITIVE and name.replace("Not", "", 1) not in _POSITIVE:
+        raise UnsupportedPolicyError(f"condition operator {name}")
+    return qualifier, name, if_exists
 
 
 def _test(operator: str, key: str, expected: list[Any], context: Mapping[str, Any]) -> bool:
-    qualifier, _, operator = operator.rpartition(":")
-    if_exists = operator.endswith("IfExists")
-    operator = operator.removesuffix("IfExists")
+    """One condition, as the IAM User Guide's "Condition operators" and "Multivalued context keys"
+    define it: a negated operator holds for a value that matches none of the expected ones;
+    ForAnyValue needs one value that holds, ForAllValues every value (and holds with none)."""
+    qualifier, name, if_exists = operator_parts(operator)
     actual = _lookup(context, key)
-    if operator == "Null":
+    if name == "Null":
         return (actual is None) == (str(expected[0]).lower() == "true")
-    if actual is None:
-        return if_exists or operator in _NEGATED
-    values = list(actual) if isinstance(actual, (list, tuple)) else [actual]
-    compare = _comparison(operator)
+    negated = name in _NEGATED
+    compare = _POSITIVE[name.replace("Not", "", 1) if negated else name]
+
+    def holds(value: Any) -> bool:
+        matched = any(compare(str(e), str(value)) for e in expected)
+        return not matched if negated else matched
+
+    values = [] if actual is None else list(actual) if isinstance(actual, (list, tuple)) else [actual]
     if qualifier == "ForAllValues":
-        return all(any(compare(str(e), str(v)) for e in expected) for v in values)
-    if qualifier not in ("", "ForAnyValue"):
-        raise UnsupportedPolicyError(f"condition qualifier {qualifier}")
-    if operator in _NEGATED:
-        positive = _comparison(operator.replace("Not", "", 1))
-        return not any(positive(str(e), str(v)) for e in expected for v in values)
-    return any(compare(str(e), str(v)) for e in expected for v in values)
-
-
-def _comparison(operator: str):  # type: ignore[no-untyped-def]
-    if operator == "StringEquals":
-        return lambda e, v: e == v
-    if operator == "StringEqualsIgnoreCase":
-        return lambda e, v: e.lower() == v.lower()
-    if operator in ("StringLike", "ArnLike", "ArnEquals"):  # ARN operators both take wildcards
-        return _matches
-    if operator == "Bool":
-        return lambda e, v: e.lower() == v.lower()
-    if operator in _NEGATED:
-        return _comparison(operator.replace("Not", "", 1))
-    raise UnsupportedPolicyError(f"condition operator {operator}")
+        return all(holds(v) for v in values)
+    if qualifier == "ForAnyValue":
+        return any(holds(v) for v in values)
+    if actual is None:
+        return if_exists or negated
+    return all(holds(v) for v in values) if negated else any(holds(v) for v in values)
 
 
 def _lookup(context: Mapping[str, Any], key: str) -> Any:
@@ -222,6 +232,33 @@ def _verdicts(policies: Iterable[Mapping[str, Any] | None], request: Request,
             else:
                 through_account = True
     return denied, allowed, through_account
+
+
+# The condition keys the offline cloud puts in a request's context; a policy that tests any other
+# is refused at deploy rather than evaluated as if the key were absent.
+SUPPLIED_KEYS = ("aws:securetransport", "aws:principalaccount", "aws:principalarn", "aws:sourcearn",
+                 "aws:sourceaccount", "kms:viaservice", "kms:calleraccount", "kms:encryptioncontext:",
+                 "s3:x-amz-acl")
+
+
+def validate(policy: Mapping[str, Any]) -> None:
+    """Raise UnsupportedPolicyError for a policy AWS would reject (an Effect other than Allow or
+    Deny, no Action) or that this evaluator could only guess at (an operator it does not
+    implement, a condition key the offline cloud does not supply, a policy variable)."""
+    for statement in _statements(policy):
+        sid = statement.get("Sid", "a statement without a Sid")
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            raise UnsupportedPolicyError(f"{sid}: Effect must be Allow or Deny, not {statement.get('Effect')!r}")
+        if "Action" not in statement and "NotAction" not in statement:
+            raise UnsupportedPolicyError(f"{sid}: no Action or NotAction")
+        if "${" in repr({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")}):
+            raise UnsupportedPolicyError(f"{sid}: policy variables (${{...}}) are not evaluated offline")
+        for operator, tests in (statement.get("Condition") or {}).items():
+            operator_parts(operator)
+            for key in tests:
+                lowered = key.lower()
+                if not any(lowered == k or (k.endswith(":") and lowered.startswith(k)) for k in SUPPLIED_KEYS):
+                    raise UnsupportedPolicyError(f"{sid}: condition key {key} is not known to the offline cloud")
 
 
 def evaluate(request: Request, identity_policies: Iterable[Mapping[str, Any]] = (),

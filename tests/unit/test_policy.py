@@ -1,9 +1,11 @@
 """The policy evaluator decides as the IAM User Guide's "Policy evaluation logic" says."""
 
+import re
+
 import pytest
 
 from pipeline.local.access import AccessControl, aws_managed_key_policy
-from pipeline.local.policy import Principal, Request, UnsupportedPolicyError, evaluate
+from pipeline.local.policy import Principal, Request, UnsupportedPolicyError, evaluate, validate
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/worker"
@@ -91,3 +93,41 @@ def test_the_access_control_survives_the_trip_to_the_dynamodb_process():
     assert again.principal_for(key) == WORKER
     assert again.principal_for("AKIAOFFLINEUSER") is None  # the offline cloud's own user
     assert again.decide(WORKER, "dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/t")[0].allowed
+
+
+@pytest.mark.parametrize(("operator", "values", "holds"), [
+    # IAM User Guide, "Multivalued context keys": ForAllValues:StringNotLike {"aws:TagKeys": "key1*"}
+    ("ForAllValues:StringNotLike", ("key1:legal",), False),
+    ("ForAllValues:StringNotLike", ("key2:audit",), True),
+    ("ForAllValues:StringNotLike", None, True),  # no value: every one of none holds
+    ("ForAnyValue:StringNotLike", ("key1:legal", "key2:audit"), True),
+    ("ForAnyValue:StringLike", None, False),
+    ("ForAllValues:StringLike", ("key1:a", "key2:b"), False),
+    ("StringNotLike", ("key2:audit",), True),
+])
+def test_set_operators_as_the_iam_guide_tabulates_them(operator, values, holds):
+    policy = {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+                             "Condition": {operator: {"aws:TagKeys": "key1*"}}}]}
+    context = {} if values is None else {"aws:TagKeys": values}
+    assert evaluate(Request(WORKER, "kms:Decrypt", KEY, context), [policy]).allowed == holds
+
+
+@pytest.mark.parametrize(("statement", "message"), [
+    ({"Effect": "deny", "Action": "s3:*", "Resource": "*"}, "Effect must be Allow or Deny"),
+    ({"Action": "s3:*", "Resource": "*"}, "Effect must be Allow or Deny"),
+    ({"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+     "operator NotIpAddress"),
+    ({"Effect": "Deny", "Action": "s3:*", "Resource": "*",
+      "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}}, "s3:x-amz-server-side-encryption"),
+    ({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/${aws:username}/*"}, "policy variables"),
+])
+def test_a_policy_the_offline_cloud_could_only_guess_at_is_refused(statement, message):
+    with pytest.raises(UnsupportedPolicyError, match=re.escape(message)):
+        validate({"Statement": [statement]})
+
+
+def test_the_template_s_conditions_are_all_evaluated():
+    validate({"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Condition": {
+        "StringEquals": {"kms:ViaService": "x", "aws:SourceAccount": "1"},
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:*", "aws:SourceArn": "arn:*"},
+        "Bool": {"aws:SecureTransport": "false"}}}]})
