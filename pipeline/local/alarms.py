@@ -81,7 +81,11 @@ class Alarms:
             for alarm in self.alarms:
                 if not alarm.watches(namespace, metric, dimensions):
                     continue
+                # A quiet period has passed since the last datapoint: AWS would have evaluated the
+                # alarm back to OK (missing data is not breaching), with no action of ours to run.
                 alarm.datapoints = [(at, v) for at, v in alarm.datapoints if now - at < alarm.period_s]
+                if not alarm.datapoints:
+                    alarm.state = "OK"
                 alarm.datapoints.append((now, value))
                 state = "ALARM" if alarm.breaching(now) else "OK"
                 if state != alarm.state:
@@ -97,20 +101,24 @@ class Alarms:
         decision, request = self._access.decide(CLOUDWATCH, "sns:Publish", topic_arn, context)
         refused = None if decision.allowed else decision.message(request)
         if refused is None:
-            kms = self._access.kms_on_behalf(CLOUDWATCH, "sns", topic_arn, {"aws:sns:topicArn": topic_arn}, context)
+            # Which source keys reach KMS on this path is not documented: none are assumed.
+            kms = self._access.kms_on_behalf(CLOUDWATCH, "sns", topic_arn, {"aws:sns:topicArn": topic_arn})
             refused = kms[0].message(kms[1]) if kms else None
         if refused is None:
             subject = f'ALARM: "{alarm.name}" in {self._access.region}'
-            self._publish(topic_arn, subject[:100], json.dumps({
-                "AlarmName": alarm.name, "NewStateValue": "ALARM", "AlarmArn": alarm.arn,
-                "NewStateReason": f"Threshold Crossed: the {alarm.metric} sum of the last {alarm.period_s} s "
-                                  f"was {alarm.comparison} {alarm.threshold}",
-            }))
+            try:
+                self._publish(topic_arn, subject[:100], json.dumps({
+                    "AlarmName": alarm.name, "NewStateValue": "ALARM", "AlarmArn": alarm.arn,
+                    "NewStateReason": f"Threshold Crossed: the {alarm.metric} sum of the last {alarm.period_s} s "
+                                      f"was {alarm.comparison} {alarm.threshold}",
+                }))
+            except Exception as error:  # noqa: BLE001 - recorded as CloudWatch records a failed action
+                refused = f"Failed to execute action {topic_arn}: {error}"
         self.history.append(AlarmAction(alarm.name, alarm.state, topic_arn, refused is None, refused or ""))
 
 
 def from_template(cloudformation: dict[str, Any], resolver: Any, access: AccessControl,
-                  publish: Publisher) -> Alarms:
+                  publish: Publisher, name_alarm: Callable[[str], str]) -> Alarms:
     """The template's alarms of the one shape evaluated here: the Sum of one metric over one
     evaluation period, against a threshold, with SNS actions (the others are reported not emulated)."""
     alarms = []
@@ -120,7 +128,7 @@ def from_template(cloudformation: dict[str, Any], resolver: Any, access: AccessC
         props = resolver.resolve(resource.get("Properties", {}))
         if not emulated(props):
             continue
-        name = props.get("AlarmName") or f"{resolver.resolve({'Ref': 'AWS::StackName'})}-{logical_id}"
+        name = props.get("AlarmName") or name_alarm(logical_id)
         alarms.append(Alarm(
             name=name,
             arn=f"arn:aws:cloudwatch:{access.region}:{access.account}:alarm:{name}",

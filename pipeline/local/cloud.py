@@ -208,9 +208,13 @@ class LocalCloud:
                 raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
                                     + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
             gatekeeper.use(access)
+            def publish_alarm(topic: str, subject: str, message: str) -> None:
+                with plan.spared():  # an injected sns-failure is for the state machine's Notify task
+                    clients.sns.publish(TopicArn=topic, Subject=subject, Message=message)
+
             alarms = cloudwatch_alarms.from_template(
-                packaged.cloudformation, resolver, access,
-                lambda topic, subject, message: clients.sns.publish(TopicArn=topic, Subject=subject, Message=message))
+                packaged.cloudformation, resolver, access, publish_alarm,
+                lambda logical_id: generated_name(stack_name, logical_id, 255))
             tasks.access = access
             bus.access = access
             bus.on_lost = lambda rule_name: _count_lost_event(clients, rule_name)

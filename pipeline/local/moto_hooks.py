@@ -796,9 +796,11 @@ def installed(
         execution = self.execution
         duration_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
         status = getattr(execution.exec_status, "value", str(execution.exec_status))
-        on_execution_end(execution.state_machine.arn, status, duration_ms)
-        if optimized:
-            release_interpreter(execution)
+        try:
+            on_execution_end(execution.state_machine.arn, status, duration_ms)
+        finally:
+            if optimized:
+                release_interpreter(execution)
 
     direct_lambda: dict[str, DirectLambdaClient] = {}
 
