@@ -83,7 +83,7 @@ _JSON_RESOURCES = {
 
 def _json_call(service: str, target: str, body: bytes, region: str, account: str) -> ApiCall:
     operation = target.rsplit(".", 1)[-1]
-    prefix = {"dynamodb": "dynamodb", "states": "states", "sqs": "sqs"}.get(service, service)
+    prefix = service
     try:
         parameters = json.loads(body or b"{}")
     except ValueError:
@@ -93,4 +93,6 @@ def _json_call(service: str, target: str, body: bytes, region: str, account: str
     if not named or not isinstance(value, str):  # an operation on no one resource, as ListTables
         return ApiCall(prefix, f"{prefix}:{operation}", "*", operation)
     resource = named[1].format(region=region, account=account, value=value, name=value.rsplit("/", 1)[-1])
+    if prefix == "dynamodb" and isinstance(parameters.get("IndexName"), str):  # a query of an index is on the index
+        resource += f"/index/{parameters['IndexName']}"
     return ApiCall(prefix, f"{prefix}:{operation}", resource, operation)

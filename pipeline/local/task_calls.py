@@ -43,6 +43,10 @@ class TaskAuthority:
             self._check(principal, "SNS:Publish", topic_arn, "AuthorizationError", 403, "Publish")
             if self.access.kms_on_behalf(principal, "sns", topic_arn, {"aws:sns:topicArn": topic_arn}) is not None:
                 raise _client_error("KMSAccessDenied", SNS_KMS_REFUSAL.format(request_id=uuid.uuid4()), 400, "Publish")
+        else:  # refused rather than allowed unchecked: a pass offline must mean a pass in AWS
+            raise _client_error("AccessDeniedException",
+                                f"The offline cloud does not authorize {service} {operation} tasks, so it refuses "
+                                f"this one for {principal.arn}", 400, operation)
 
     def _check(self, principal: Principal, action: str, resource: str, code: str, status: int,
                operation: str) -> None:
