@@ -26,8 +26,8 @@ test: $(INSTALLED)  ## the whole suite (integration tests run only with AWS_SAM_
 bench: $(INSTALLED)  ## speed, memory and cold starts; the last line is JSON
 	$(BIN)/python -m pipeline.bench
 
-graph: $(INSTALLED)  ## redraw the state machine in README.md and docs/state-machine.svg
-	$(BIN)/pipeline graph --update-readme docs/how-it-works.md
+graph: $(INSTALLED)  ## redraw the state machine in docs/how-it-works.md and docs/state-machine.svg
+	$(BIN)/pipeline graph --update-doc docs/how-it-works.md
 	$(BIN)/pipeline graph --format svg --output docs/state-machine.svg
 
 fixtures: $(INSTALLED)  ## rewrite events/ from pipeline/events.py

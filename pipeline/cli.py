@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_template_option(graph)
     graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
     graph.add_argument("--output", "-o", help="write to this file instead of standard output")
-    graph.add_argument("--update-readme", metavar="README", help="rewrite the generated diagram block of this README")
+    graph.add_argument("--update-doc", "--update-readme", dest="update_readme", metavar="FILE",
+                       help="rewrite the generated diagram block of this Markdown file (docs/how-it-works.md)")
     cost = commands.add_parser(
         "cost",
         help="what a million files cost on AWS, STANDARD against EXPRESS",
