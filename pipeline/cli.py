@@ -227,11 +227,27 @@ def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[
                 print(f"Offline cloud: not emulated: {listed}", file=sys.stderr)
         results = cloud.run(files, prefix=args.prefix, timeout_s=args.timeout, on_result=progress,
                             keep_history=bool(args.report))
+        if progress:
+            _print_alarm_actions(cloud, results)
         if args.report:
             _write_report(args, results, f"offline cloud, {args.template}", cloud.runtime.reports)
         return results
     finally:
         deployment.__exit__(None, None, None)
+
+
+def _print_alarm_actions(cloud, results: Sequence[FileResult]) -> None:  # noqa: ANN001 - a LocalCloud
+    """The alarm's emails too: in AWS they reach the same subscribers as the files' notifications.
+    The alarm acts a moment after an execution's end is reported, so give it that moment."""
+    import time
+
+    deadline = time.monotonic() + 2
+    while any(r.status == "FAILED" for r in results) and not cloud.alarms.history and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for action in cloud.alarms.history:
+        outcome = "emailed the topic" if action.published else f"could not email the topic: {action.reason}"
+        print(f"Offline cloud: alarm {action.alarm} went to {action.state} and {outcome} "
+              "(once per burst of failures)", file=sys.stderr)
 
 
 def _write_report(args: argparse.Namespace, results: list[FileResult], source: str, invocations: list) -> None:

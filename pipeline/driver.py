@@ -242,7 +242,9 @@ class DeadLetterWatcher:
         self._rule_names = list(rule_names)
         self._every_s = every_s
         self._last = time.monotonic()
-        self._since = datetime.now(timezone.utc) - CLOCK_SKEW
+        self._since = datetime.now(timezone.utc)  # events lost before this run are not its files'
+        self._lost_last = 0.0
+        self._lost = 0
         self._lost_marked = 0
 
     def mark_lost(self, waiting: list[FileResult]) -> None:
@@ -250,7 +252,10 @@ class DeadLetterWatcher:
         in the queue) as the metric counts lost events not yet told."""
         if not waiting:
             return
-        lost = self._lost_events()
+        if time.monotonic() - self._lost_last >= self._every_s or not self._lost_last:
+            self._lost_last = time.monotonic()
+            self._lost = self._lost_events()
+        lost = self._lost
         for result in waiting[: max(lost - self._lost_marked, 0)]:
             self._lost_marked += 1
             result.status = "LOST"

@@ -24,9 +24,13 @@ CONTROL_PATH = "/_offline/access-control"  # where the DynamoDB process receives
 
 
 class Gatekeeper:
-    def __init__(self, app: WsgiApp, access: AccessControl | None = None):
+    """accept_rules: take the rules from a PUT to CONTROL_PATH (the DynamoDB process, which the
+    offline cloud hands them to that way); the offline cloud's own gatekeeper is given them."""
+
+    def __init__(self, app: WsgiApp, access: AccessControl | None = None, accept_rules: bool = False):
         self.app = app
         self.access = access
+        self._accept_rules = accept_rules
         self._lock = threading.Lock()
         self._decided: dict[tuple[str, str, str], AccessDenied | None] = {}
 
@@ -36,7 +40,7 @@ class Gatekeeper:
             self._decided = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == CONTROL_PATH and environ["REQUEST_METHOD"] == "PUT":
+        if self._accept_rules and environ.get("PATH_INFO") == CONTROL_PATH and environ["REQUEST_METHOD"] == "PUT":
             self.use(AccessControl.from_json(_body(environ).decode("utf-8")))
             start_response("204 No Content", [])
             return [b""]

@@ -173,7 +173,7 @@ def main() -> None:
 
     mock_aws().start()  # moto's backends in this process, as its own server keeps them
     with quick_dispatch():
-        server = KeepAliveServer(Gatekeeper(MotoApplication()))
+        server = KeepAliveServer(Gatekeeper(MotoApplication(), accept_rules=True))
         server.start()
         print(server.endpoint, flush=True)
         sys.stdin.read()  # until the offline cloud closes our stdin, or ends
