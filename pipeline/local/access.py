@@ -197,6 +197,16 @@ class AccessControl:
         return cls(**data)
 
 
+def table_encryption(properties: dict[str, Any]) -> dict[str, Any] | None:
+    """A table's SSESpecification as the DynamoDB API takes it (Enabled), from the template's
+    (SSEEnabled); None when the table is not encrypted with a KMS key."""
+    sse = properties.get("SSESpecification", {})
+    if str(sse.get("SSEEnabled")).lower() != "true":
+        return None
+    return {"Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
+            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if sse.get("KMSMasterKeyId") else {})}
+
+
 ManagedPolicyReader = Callable[[str], dict[str, Any]]  # policy ARN -> policy document
 
 
@@ -243,8 +253,8 @@ def from_template(cloudformation: dict[str, Any], resolver: Any, account: str, r
         elif kind == "AWS::S3::BucketPolicy":
             access.resource_policies[f"arn:aws:s3:::{props['Bucket']}"] = props["PolicyDocument"]
         elif kind == "AWS::DynamoDB::Table":
-            sse = props.get("SSESpecification", {})
-            if str(sse.get("SSEEnabled")).lower() == "true":  # KMS; without a key, the AWS managed one
+            sse = table_encryption(props)
+            if sse:  # KMS; without a key, the AWS managed one
                 access.encryption[arn(logical_id)] = access.key_arn(sse.get("KMSMasterKeyId") or "alias/aws/dynamodb")
         elif kind == "AWS::SNS::Topic" and props.get("KmsMasterKeyId"):
             access.encryption[resolver.resolve({"Ref": logical_id})] = access.key_arn(props["KmsMasterKeyId"])

@@ -30,7 +30,7 @@ from typing import Any
 from pipeline.clients import Clients
 from pipeline.local import moto_hooks
 from pipeline.local import alarms as cloudwatch_alarms
-from pipeline.local.access import AccessControl, from_template
+from pipeline.local.access import AccessControl, from_template, table_encryption
 from pipeline.local.deploy_rules import DeployContext, check as deploy_refusals
 from pipeline.local.gatekeeper import Gatekeeper
 from pipeline.local.task_calls import TaskAuthority
@@ -443,20 +443,11 @@ def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, re
                     {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
                     for index in table[index_kind]
                 ]
-        encryption = _table_encryption(properties)
+        encryption = table_encryption(properties)
         if encryption:
             definition["SSESpecification"] = encryption
         target.create_table(**definition)
     _complete_tables(target, packaged, resolver)
-
-
-def _table_encryption(properties: dict[str, Any]) -> dict[str, Any] | None:
-    """A template's SSESpecification (SSEEnabled) as the DynamoDB API takes it (Enabled)."""
-    sse = properties.get("SSESpecification", {})
-    if sse.get("SSEEnabled") not in (True, "true"):
-        return None
-    return {"Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
-            **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if sse.get("KMSMasterKeyId") else {})}
 
 
 def _complete_tables(dynamodb: Any, packaged: PackagedTemplate, resolver: TemplateResolver,
@@ -465,7 +456,7 @@ def _complete_tables(dynamodb: Any, packaged: PackagedTemplate, resolver: Templa
     a table it created, encryption), from the template, through the public DynamoDB API where it
     can: UpdateTable cannot set encryption in moto, so that one goes through moto_hooks."""
     for name, properties in _tables(packaged, resolver):
-        encryption = _table_encryption(properties)
+        encryption = table_encryption(properties)
         if in_process and encryption:
             moto_hooks.set_table_encryption(ACCOUNT_ID, dynamodb.meta.region_name, name, encryption)
         ttl = properties.get("TimeToLiveSpecification", {})

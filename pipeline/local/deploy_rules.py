@@ -57,7 +57,7 @@ Rule = Callable[[DeployContext], Iterator[Refusal]]
 
 
 def check(context: DeployContext) -> list[Refusal]:
-    """Every refusal AWS would make, in template order."""
+    """Every refusal AWS would make, rule by rule."""
     return [refusal for rule in RULES for refusal in rule(context)]
 
 
