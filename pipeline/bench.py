@@ -4,8 +4,8 @@ Prints what it measures as it goes; the last line is one JSON object with every 
 targets are checked here, never in timed tests.
 
 - files_per_s, p50_ms, p95_ms: FILES files, upload to terminal state, FailureRate=0, time scale 0.
-- baseline_files_per_s: the same files through plain moto running the same definition and
-  handlers, nothing cached (LocalCloud with optimized=False).
+- baseline_files_per_s: the same files through the offline cloud without its speed layer (the
+  core alone: plain moto, same definition, handlers and enforcement; PIPELINE_OFFLINE_FAST=0).
 - deploy_s: median offline deploy of template.yaml.
 - init_ms: a fresh interpreter imports the handler and serves its first invocation on its
   fixture; AWS calls go to a moto server in another process, started and filled beforehand and
@@ -16,6 +16,10 @@ targets are checked here, never in timed tests.
   of the run to its end), and what the cloud keeps of each file that its APIs return (execution
   history and description, object version, invocation logs) plus the file's result, measured as
   the Python objects they make. Growth within 1.5 times that is growth by what results take.
+
+`--ablate` measures what each part of the speed layer pays instead: alternating runs with the
+whole layer and with the layer less that part (this machine drifts 5-10% between runs, so only
+alternating runs compare).
 """
 
 from __future__ import annotations
@@ -137,11 +141,12 @@ def measure_deploy(runs: int) -> float:
     return statistics.median(times)
 
 
-def measure_throughput(files: list[Path], optimized: bool) -> dict[str, Any]:
+def measure_throughput(files: list[Path], layer: Any = None, label: str = "offline cloud",
+                       quiet: bool = False) -> dict[str, Any]:
+    """Run files through the offline cloud with layer (as the environment says when None)."""
     from pipeline.local.cloud import LocalCloud
 
-    label = "offline cloud" if optimized else "baseline (plain moto, nothing cached)"
-    with LocalCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, optimized=optimized) as cloud:
+    with LocalCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, layer=layer) as cloud:
         sampler = RssSampler()
         sampler.start()
         before = rss_mb()
@@ -150,7 +155,7 @@ def measure_throughput(files: list[Path], optimized: bool) -> dict[str, Any]:
         def progress(result: Any, done: int, total: int) -> None:
             if done == total // 4:
                 quarter.append(rss_mb())
-            if done % 250 == 0:
+            if done % 250 == 0 and not quiet:
                 log(f"  {label}: {done}/{total} files")
 
         cpu_before = cpu_by_role(cloud)
@@ -180,6 +185,8 @@ def measure_throughput(files: list[Path], optimized: bool) -> dict[str, Any]:
         "memory_result_kb_per_file": kept["result_kb"],
         "cpu_ms_per_file": cpu_ms,
     }
+    if quiet:
+        return figures
     log(f"{label}: {len(files)} files in {elapsed:.1f} s = {figures['files_per_s']} files/s; "
         f"latency p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms; {accounted} succeeded; "
         f"RSS {before:.0f} MB at start, peak {peak:.0f} MB, growth {figures['memory_growth_kb_per_file']} KB/file; "
@@ -303,21 +310,53 @@ TARGETS = {
 }
 
 
+def ablate(files: list[Path], parts: list[str], rounds: int) -> dict[str, Any]:
+    """For each part: rounds pairs of runs, the whole speed layer and the layer less the part,
+    alternating (which goes first alternates too). Returns each part's mean gain in percent."""
+    from pipeline.local.speed.layer import PARTS, SpeedLayer
+
+    gains: dict[str, Any] = {}
+    for part in parts or list(PARTS):
+        with_part: list[float] = []
+        without: list[float] = []
+        for round_ in range(rounds):
+            order = [(SpeedLayer(), with_part), (SpeedLayer(skip={part}), without)]
+            for layer, into in order if round_ % 2 == 0 else reversed(order):
+                into.append(measure_throughput(files, layer, quiet=True)["files_per_s"])
+        gain = (statistics.mean(with_part) / statistics.mean(without) - 1) * 100
+        gains[part] = {"with": with_part, "without": without, "gain_percent": round(gain, 1)}
+        log(f"{part}: with {', '.join(map(str, with_part))} / without {', '.join(map(str, without))} "
+            f"files/s: pays {gain:+.1f}%")
+    return gains
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7, help="cold start runs per handler (median)")
     parser.add_argument("--deploys", type=int, default=5, help="offline deploys (median)")
-    parser.add_argument("--skip-baseline", action="store_true", help="do not measure the plain-moto baseline")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not measure the baseline (no speed layer)")
+    parser.add_argument("--ablate", nargs="*", metavar="PART",
+                        help="measure what each part of the speed layer pays (all parts if none named)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of runs per part (--ablate)")
     args = parser.parse_args(argv)
+
+    if args.ablate is not None:
+        with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
+            gains = ablate(make_files(Path(folder), args.files), args.ablate, args.rounds)
+        print(json.dumps({"files": args.files, "rounds": args.rounds, "ablation": gains}), flush=True)
+        return 0
 
     log(f"Benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     init = measure_cold_starts(args.runs)
     deploy_s = measure_deploy(args.deploys)
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
         files = make_files(Path(folder), args.files)
-        optimized = measure_throughput(files, optimized=True)
-        baseline = None if args.skip_baseline else measure_throughput(files, optimized=False)
+        from pipeline.local.moto_version import select_layer
+
+        optimized = measure_throughput(files, select_layer(True))
+        baseline = None if args.skip_baseline else measure_throughput(
+            files, select_layer(False), label="baseline (the core, no speed layer)")
     summary: dict[str, Any] = {
         "files": args.files,
         "files_per_s": optimized["files_per_s"],

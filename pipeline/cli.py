@@ -206,6 +206,7 @@ def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list
 def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
     from pipeline.local.cloud import LocalCloud
     from pipeline.local.faults import Fault, FaultSyntaxError
+    from pipeline.local.moto_version import MotoUnsupported
     from pipeline.template import TemplateError
 
     try:
@@ -216,7 +217,7 @@ def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[
         deployment = LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
                                        eventbridge_key_form=args.key_form)
         cloud = deployment.__enter__()
-    except TemplateError as error:
+    except (TemplateError, MotoUnsupported) as error:
         raise UsageError(str(error)) from None
     try:
         if progress:

@@ -17,14 +17,14 @@ def deploy():
     """deploy(**parameters) -> LocalCloud, torn down at the end of the module (one at a time)."""
     current: list = []
 
-    def start(template: Path = TEMPLATE, time_scale: float = 0, optimized: bool | None = None,
+    def start(template: Path = TEMPLATE, time_scale: float = 0, fast: bool | None = None,
               **parameters: str) -> LocalCloud:
-        """optimized=True for tests of the speed layer itself; by default the layer is on unless
+        """fast=True for tests of the speed layer itself; by default the layer is on unless
         PIPELINE_OFFLINE_FAST=0."""
         if current:
             current.pop().__exit__(None, None, None)
         deployment = LocalCloud.deploy(template, {k: str(v) for k, v in parameters.items()}, time_scale=time_scale,
-                                       optimized=optimized)
+                                       fast=fast)
         cloud = deployment.__enter__()
         current.append(deployment)
         return cloud

@@ -15,7 +15,7 @@ cloud asks it at every call the pipeline makes:
   "Amazon SQS: Key management" in the AWS documentation.
 
 The policy language itself is pipeline.local.policy. Everything here is plain data, so the
-DynamoDB process (pipeline.local.service_process) receives the same rules as JSON.
+DynamoDB process (pipeline.local.speed.dynamodb_process) receives the same rules as JSON.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
         result.status, result.states, result.notification
 
 moto provides the services; the real SAM transform turns the template into CloudFormation and
-moto's CloudFormation creates the stack; pipeline.local adds what moto lacks (see moto_hooks).
+moto's CloudFormation creates the stack; pipeline.local adds what moto lacks (see moto_core), and a speed layer (see speed).
 The driver and the handlers reach everything through ordinary boto3 clients, the same that drive
 a deployed stack. Inside the cloud, services call each other directly, as they do in AWS.
 """
@@ -13,22 +13,19 @@ a deployed stack. Inside the cloud, services call each other directly, as they d
 from __future__ import annotations
 
 import copy
-import gc
 import json
-import logging
 import os
 import random
 import re
 import string
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.clients import Clients
-from pipeline.local import moto_hooks
 from pipeline.local import alarms as cloudwatch_alarms
 from pipeline.local.access import AccessControl, from_template, table_encryption
 from pipeline.local.deploy_rules import DeployContext, check as deploy_refusals
@@ -36,13 +33,18 @@ from pipeline.local.gatekeeper import Gatekeeper
 from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
-from pipeline.local.http_server import KeepAliveServer
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.service_process import MotoApplication, ServiceProcess
+from pipeline.local.moto_version import PINNED_MOTO, load_core, select_layer, unsupported
+from pipeline.local.patching import MotoChanged
+from pipeline.local.plain_layer import PlainLayer
 from pipeline.local.template import PackagedTemplate, package
 from pipeline.template import TemplateError, parse_parameter_overrides
 from pipeline.stack import PipelineStack, StackNotFoundError
+
+if TYPE_CHECKING:
+    from pipeline.local.moto_core import ScaledClock
+    from pipeline.local.speed.dynamodb_process import ServiceProcess
 
 ACCOUNT_ID = "123456789012"
 CODE_BUCKET = "offline-cloud-deployment-artifacts"
@@ -73,9 +75,9 @@ class LocalCloud:
     """A deployed stack in the offline cloud, with boto3 clients that reach it."""
 
     def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
-                 runtime: LambdaRuntime, bus: EventBus, clock: moto_hooks.ScaledClock,
+                 runtime: LambdaRuntime, bus: EventBus, clock: ScaledClock,
                  not_emulated: list[NotEmulated], faults: FaultPlan, services: dict[str, ServiceProcess],
-                 access: AccessControl, alarms: cloudwatch_alarms.Alarms):
+                 access: AccessControl, alarms: cloudwatch_alarms.Alarms, layer: PlainLayer):
         self.clients = clients
         self.stack = stack
         self.packaged = packaged
@@ -87,6 +89,7 @@ class LocalCloud:
         self.services = services
         self.access = access
         self.alarms = alarms
+        self.layer = layer
 
     def processes(self) -> dict[str, list[int]]:
         """The offline cloud's processes by role: its own, its service processes, and the
@@ -110,22 +113,22 @@ class LocalCloud:
         region: str = "us-east-1",
         max_environments: int = 4,
         faults: Sequence[Fault] = (),
-        optimized: bool | None = None,
+        fast: bool | None = None,
+        layer: PlainLayer | None = None,
         eventbridge_key_form: str = "form",
     ) -> Iterator[LocalCloud]:
         """Deploy the template offline, for the length of the block.
 
         eventbridge_key_form says how S3 EventBridge events carry the key, "form" (encoded) or
         "raw": AWS does not document which (see pipeline.events.s3_object_created).
-        optimized=False leaves out everything pipeline.local adds for speed (caches, direct calls
-        between services, the DynamoDB process, kept-open connections): plain moto with the same
-        handlers and the same enforcement, the baseline of `make bench`. It defaults to on, and
-        to off when the environment has PIPELINE_OFFLINE_FAST=0.
+        fast=False runs without the speed layer (pipeline.local.speed): the core alone, with the
+        same handlers and the same enforcement. By default the layer is on unless the environment
+        has PIPELINE_OFFLINE_FAST=0; layer gives one outright (make bench leaves parts out).
         """
         from moto import mock_aws
 
-        if optimized is None:  # the speed layer is on unless PIPELINE_OFFLINE_FAST=0
-            optimized = os.environ.get("PIPELINE_OFFLINE_FAST", "1") != "0"
+        core = load_core()
+        layer = layer or select_layer(fast)
         if not STACK_NAME.fullmatch(stack_name):  # CloudFormation API Reference, CreateStack: StackName
             raise DeployRefused(f"stack name {stack_name!r}: ValidationException: a stack name starts with a letter, "
                                 "holds only letters, digits and hyphens, and has at most 128 characters")
@@ -134,59 +137,59 @@ class LocalCloud:
             else parse_parameter_overrides(list(parameter_overrides))
         )
         with ExitStack() as stack:
-            # DynamoDB in a process of its own (see service_process); plain moto keeps it here.
-            dynamodb = ServiceProcess() if optimized else None
+            dynamodb = layer.dynamodb_process()  # started first: it comes up while the template packages
             if dynamodb is not None:
                 stack.callback(dynamodb.close)
             packaged = package(Path(template), overrides, CODE_BUCKET, region)
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-            gatekeeper = Gatekeeper(MotoApplication() if optimized else _plain_moto_application())
-            endpoint = stack.enter_context(_handler_endpoint(gatekeeper, optimized))
-            clients = Clients.offline(region)
-            if optimized:
-                clients.stepfunctions = moto_hooks.DirectReadsClient(clients.stepfunctions, ACCOUNT_ID, region)
+            gatekeeper = Gatekeeper(layer.application())
+            endpoint = stack.enter_context(layer.serve(gatekeeper))
+            clients = layer.clients(Clients.offline(region), ACCOUNT_ID, region)
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
             plan = FaultPlan(list(faults))
-            def start_in_backend(state_machine_arn: str, name: str, execution_input: str) -> str:
-                return moto_hooks.start_execution(ACCOUNT_ID, region, state_machine_arn, name, execution_input)
-
-            bus = EventBus(ACCOUNT_ID, region, clients, [], plan, start_in_backend if optimized else None)
+            bus = EventBus(ACCOUNT_ID, region, clients, [], plan, layer.starter(ACCOUNT_ID, region))
             bus.key_form = eventbridge_key_form
-            clock = moto_hooks.ScaledClock(time_scale)
+            clock = core.ScaledClock(time_scale)
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:
                 fault = plan.take_lambda_fault(runtime.function(function_arn).logical_id)
                 if fault == "throttle":
-                    raise moto_hooks.TooManyRequestsException("Rate Exceeded.")
+                    raise core.TooManyRequestsException("Rate Exceeded.")
                 if fault == "service-error":
-                    raise moto_hooks.ServiceException("Injected fault: Lambda service error")
+                    raise core.ServiceException("Injected fault: Lambda service error")
                 invocation = runtime.invoke(function_arn, event, no_time=fault == "timeout")
                 return invocation.payload, invocation.errored
 
             def before_publish(topic_arn: str) -> None:
                 if plan.take("sns-failure"):
-                    raise moto_hooks.sns_internal_error()
+                    raise core.sns_internal_error()
 
             alarms = cloudwatch_alarms.Alarms([], AccessControl(ACCOUNT_ID, region), lambda *_: None)  # until deployed
 
             def on_execution_end(state_machine_arn: str, status: str, duration_ms: float) -> None:
                 metrics = execution_metrics(state_machine_arn, status, duration_ms)
-                if optimized:
-                    moto_hooks.put_metric_data(ACCOUNT_ID, region, "AWS/States", metrics)
-                else:
-                    clients.cloudwatch.put_metric_data(Namespace="AWS/States", MetricData=metrics)
+                layer.publish_metrics(clients, ACCOUNT_ID, region, "AWS/States", metrics)
                 for metric in metrics:
                     alarms.on_metric("AWS/States", metric["MetricName"],
                                      {d["Name"]: d["Value"] for d in metric["Dimensions"]}, metric["Value"])
 
             tasks = TaskAuthority()
-            stack.enter_context(moto_hooks.installed(
-                invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
-                on_execution_end=on_execution_end, authorize_task=tasks, optimized=optimized,
-            ))
+            try:
+                stack.enter_context(core.installed(
+                    invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
+                    on_execution_end=on_execution_end, authorize_task=tasks, task_client=layer.task_client(invoke),
+                    after_execution_end=layer.after_execution_end,
+                ))
+            except MotoChanged as error:
+                raise unsupported(error) from None
+            try:
+                stack.enter_context(layer.installed())
+            except MotoChanged as error:  # only with the pinned moto, so a bug in the speed layer
+                raise RuntimeError(f"the speed layer no longer fits moto {PINNED_MOTO}: {error}; "
+                                   "PIPELINE_OFFLINE_FAST=0 runs without it") from None
             skipped_types = _create_stack(clients, packaged, stack_name, overrides)
             try:
                 deployed = PipelineStack.discover(clients, stack_name)
@@ -201,13 +204,13 @@ class LocalCloud:
                 and not (resource["Type"] == "AWS::CloudWatch::Alarm"
                          and cloudwatch_alarms.emulated(resolver.resolve(resource.get("Properties", {}))))
             ]
-            access = from_template(packaged.cloudformation, resolver, ACCOUNT_ID, region,
-                                   moto_hooks.aws_managed_policy)
+            access = from_template(packaged.cloudformation, resolver, ACCOUNT_ID, region, core.aws_managed_policy)
             refusals = deploy_refusals(DeployContext(packaged.cloudformation, resolver, access, stack_name))
             if refusals:
                 raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
                                     + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
             gatekeeper.use(access)
+
             def publish_alarm(topic: str, subject: str, message: str) -> None:
                 with plan.spared():  # an injected sns-failure is for the state machine's Notify task
                     clients.sns.publish(TopicArn=topic, Subject=subject, Message=message)
@@ -225,16 +228,16 @@ class LocalCloud:
                 _move_tables(clients, dynamodb.endpoint, packaged, resolver)
                 runtime.use_endpoint("dynamodb", dynamodb.endpoint)
             else:
-                _complete_tables(clients.dynamodb, packaged, resolver, in_process=True)
+                _complete_tables(clients.dynamodb, packaged, resolver, set_encryption=core.set_table_encryption)
             bus.trails.extend(_trails(packaged, resolver))
             for spec in _function_specs(clients, packaged, deployed, access):
                 runtime.register(spec)
             if dynamodb is not None:
                 dynamodb.use_access_control(access)  # with the functions' credentials
-            if optimized:
-                stack.enter_context(_fewer_collections())
+            stack.enter_context(layer.running())
             services = {"dynamodb": dynamodb} if dynamodb is not None else {}
-            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access, alarms)
+            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access,
+                      alarms, layer)
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""
@@ -261,65 +264,12 @@ def execution_metrics(state_machine_arn: str, status: str, duration_ms: float) -
     ]
 
 
-@contextmanager
-def _handler_endpoint(app: Gatekeeper, optimized: bool) -> Iterator[str]:
-    """An HTTP endpoint for the handlers' AWS calls, served by this process's moto behind the
-    gatekeeper that authorizes each call as the caller's role."""
-    if optimized:  # connections kept open (see http_server)
-        server = KeepAliveServer(app)
-        server.start()
-        try:
-            yield server.endpoint
-        finally:
-            server.stop()
-        return
-    import threading
-
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per handler request
-    plain = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=plain.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{plain.server_address[1]}"
-    finally:
-        plain.shutdown()
-        thread.join()
-
-
-def _plain_moto_application() -> Any:
-    """moto's server application as moto's own server builds it."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    return DomainDispatcherApplication(create_backend_app)
-
-
 def _count_lost_event(clients: Clients, rule_name: str) -> None:
     """The metric EventBridge publishes for an event it could send neither to its target nor to
     the target's dead-letter queue (EventBridge User Guide, "Monitoring Amazon EventBridge")."""
     clients.cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=[{
         "MetricName": "InvocationsFailedToBeSentToDlq", "Dimensions": [{"Name": "RuleName", "Value": rule_name}],
         "Value": 1.0, "Unit": "Count"}])
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run with the deployed cloud out of the garbage collector's sight, and collect less often.
-
-    Each execution allocates many short-lived objects, and every full collection would walk the
-    whole of moto: over 1,000 files, collections took 0.58 s with the default thresholds and
-    0.24 s with these."""
-    thresholds = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
@@ -451,14 +401,15 @@ def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, re
 
 
 def _complete_tables(dynamodb: Any, packaged: PackagedTemplate, resolver: TemplateResolver,
-                     in_process: bool = False) -> None:
+                     set_encryption: Callable[..., None] | None = None) -> None:
     """Apply the table settings moto's CloudFormation ignores (TTL, point-in-time recovery, and for
     a table it created, encryption), from the template, through the public DynamoDB API where it
-    can: UpdateTable cannot set encryption in moto, so that one goes through moto_hooks."""
+    can: UpdateTable cannot set encryption in moto, so for a table moto's CloudFormation created,
+    set_encryption (a core hook) sets it."""
     for name, properties in _tables(packaged, resolver):
         encryption = table_encryption(properties)
-        if in_process and encryption:
-            moto_hooks.set_table_encryption(ACCOUNT_ID, dynamodb.meta.region_name, name, encryption)
+        if set_encryption is not None and encryption:
+            set_encryption(ACCOUNT_ID, dynamodb.meta.region_name, name, encryption)
         ttl = properties.get("TimeToLiveSpecification", {})
         if ttl.get("Enabled") in (True, "true"):
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={

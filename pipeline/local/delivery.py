@@ -29,7 +29,6 @@ from pipeline.events import (
     cloudtrail_object_write,
     s3_object_created,
 )
-from pipeline.local import moto_hooks
 from pipeline.local.access import AccessControl
 from pipeline.local.faults import FaultPlan
 from pipeline.local.policy import Principal
@@ -130,9 +129,11 @@ class EventBus:
 
     def put(self, event: dict[str, Any]) -> list[Delivery]:
         """Route one event to the targets of every enabled rule whose pattern matches."""
+        from pipeline.local import moto_core  # imported once the cloud has checked moto (moto_version)
+
         delivered = []
-        for rule in moto_hooks.rules_of_default_bus(self._account_id, self._region):
-            if not moto_hooks.rule_fires(rule, event):
+        for rule in moto_core.rules_of_default_bus(self._account_id, self._region):
+            if not moto_core.rule_fires(rule, event):
                 continue
             for target in rule.targets:
                 delivered.append(self._deliver(rule, target, event))
@@ -142,7 +143,9 @@ class EventBus:
 
     def _deliver(self, rule: Any, target: dict[str, Any], event: dict[str, Any]) -> Delivery:
         arn = target["Arn"]
-        payload = moto_hooks.transform_input(target, event)
+        from pipeline.local import moto_core
+
+        payload = moto_core.transform_input(target, event)
         record = {"event_id": event.get("id", ""), "detail_type": event.get("detail-type", ""),
                   "rule": rule.name, "target_arn": arn}
         service = arn.split(":")[2]

@@ -5,7 +5,7 @@ import urllib.request
 
 import boto3
 
-from pipeline.local.service_process import ServiceProcess
+from pipeline.local.speed.dynamodb_process import ServiceProcess
 
 
 def test_a_service_process_serves_until_it_is_closed():
@@ -23,10 +23,10 @@ def test_a_service_process_serves_until_it_is_closed():
 
 
 def test_the_offline_cloud_ends_its_service_process(deploy):
-    cloud = deploy(FailureRate=0, optimized=True)  # the DynamoDB process belongs to the speed layer
+    cloud = deploy(FailureRate=0, fast=True)  # the DynamoDB process belongs to the speed layer
     endpoint = cloud.clients.endpoints["dynamodb"]
     assert endpoint.startswith("http://127.0.0.1:")
-    deploy(FailureRate=0, optimized=True)  # the fixture tears the first cloud down before deploying again
+    deploy(FailureRate=0, fast=True)  # the fixture tears the first cloud down before deploying again
     try:
         urllib.request.urlopen(endpoint, timeout=2)
         reachable = True

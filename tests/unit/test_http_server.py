@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipeline.local.http_server import KeepAliveServer
+from pipeline.local.speed.keep_alive import KeepAliveServer
 
 
 def echo(environ, start_response):
@@ -94,7 +94,7 @@ HEADER_BLOCKS = [
 def test_headers_are_read_as_http_server_reads_them(block):
     import io
 
-    from pipeline.local.http_server import read_headers
+    from pipeline.local.speed.keep_alive import read_headers
 
     ours, theirs = read_headers(io.BytesIO(block)), http.client.parse_headers(io.BytesIO(block))
     assert [(name, " ".join(value.split())) for name, value in ours.items()] == [

@@ -1,0 +1,322 @@
+"""The offline cloud's core hooks into moto: only what the pipeline cannot run without.
+
+moto emulates S3, EventBridge, Step Functions, SNS, SQS and CloudFormation, but not all of what
+this pipeline needs offline. Each patch below fills one gap (tests/pipeline/test_moto_core.py
+shows each one's behaviour against the pinned moto):
+
+- Lambda Invoke runs the handler in our runtime (moto's own needs Docker).
+- S3 object writes are announced by our EventBridge delivery (moto's raw-keys the event, ignores
+  rule state and drops Step Functions targets).
+- Step Functions' Lambda and SNS tasks call as the state machine's role, authorized by
+  task_calls, and a Lambda API error is named as Step Functions names it.
+- SNS Publish can be made to fail (an injected fault).
+- A finished execution is reported, so the offline cloud can publish the AWS/States metrics
+  (ExecutionsSucceeded, ExecutionsFailed, ...) that the template's alarm watches.
+- JSONata expressions are evaluated with jsonata-python (moto's hook is a stub).
+- Retry waits of the ASL interpreter follow a scalable clock (--time-scale).
+- TestEventPattern is answered with moto's own pattern matcher (moto leaves it unimplemented).
+- State machines created by CloudFormation land in the backend that executes them (moto puts
+  them in its non-executing backend, where the execution API cannot see them).
+
+Import this module only through pipeline.local.moto_version.load_core, which checks the pinned
+version first and turns a moto that changed into one clear line. What only makes the cloud
+faster is in pipeline.local.speed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
+from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
+from moto.events.responses import EventsHandler
+from moto.events.utils import EventTemplateParser
+from moto.s3 import notifications as s3_notifications
+from moto.sns.exceptions import InternalError as SNSInternalError
+from moto.sns.models import SNSBackend
+from moto.stepfunctions import models as stepfunctions_models
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sns
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+from pipeline.local.moto_version import PINNED_MOTO
+from pipeline.local.patching import Patch, applied
+
+ObjectWriteListener = Callable[[str, str, Any, Any], bool]
+"""(account_id, s3 event name, bucket, key) -> True if handled, False to let moto handle it."""
+
+LambdaInvoker = Callable[[str, str], tuple[str, bool]]
+"""(function ARN, event JSON) -> (payload JSON, errored); may raise a Lambda API error below."""
+
+ExecutionListener = Callable[[str, str, float], None]
+"""(state machine ARN, final status, duration in ms), once per finished execution."""
+
+PublishGuard = Callable[[str], None]
+"""Called with the topic ARN before each SNS Publish; raises SNSInternalError to make it fail."""
+
+
+TaskGuard = Callable[[str, str, str, dict[str, Any]], None]
+"""(role ARN, service, operation, parameters): raises the service's ClientError when the role may
+not make the call; Step Functions makes every task call with the state machine's role."""
+
+TaskClientFactory = Callable[[str, str], Any]
+"""(region, service) -> the boto3 client a task calls through, before its role is bound."""
+
+ExecutionEnded = Callable[[Any], None]
+"""Called with moto's execution once it has ended and been reported."""
+
+
+class RoleBoundClient:
+    """A task's client, acting as the role Step Functions assumed for the execution: every
+    operation is authorized by the guard before the client makes it."""
+
+    def __init__(self, client: Any, service: str, role_arn: str, guard: TaskGuard):
+        self._client = client
+        self._service = service
+        self._role_arn = role_arn
+        self._guard = guard
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or name in CLIENT_HELPERS or not callable(attribute):
+            return attribute
+
+        def call(**parameters: Any) -> Any:
+            self._guard(self._role_arn, self._service, name, parameters)
+            return attribute(**parameters)
+
+        return call
+
+
+CLIENT_HELPERS = frozenset({"can_paginate", "get_paginator", "get_waiter", "close", "meta", "exceptions"})
+
+_original_lambda_error_cause = StateTaskServiceLambda._error_cause_from_client_error
+
+
+def lambda_error_cause(client_error: ClientError) -> tuple[str, str]:
+    """Step Functions names a Lambda API error after the AWS SDK for Java's exception: a modelled
+    error by its own name (Lambda.TooManyRequestsException), any other, such as
+    AccessDeniedException, as Lambda.AWSLambdaException (the "Error handling" page of the Step
+    Functions Developer Guide lists Lambda.AWSLambdaException for Lambda's unmodelled errors)."""
+    error, cause = _original_lambda_error_cause(client_error)
+    if client_error.response["Error"]["Code"] not in _lambda_error_codes():
+        error = "Lambda.AWSLambdaException"
+    return error, cause
+
+
+@lru_cache(maxsize=1)
+def _lambda_error_codes() -> frozenset[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    return frozenset(shape.error_code for shape in model.error_shapes)
+
+
+class TooManyRequestsException(JsonRESTError):
+    """Lambda's throttling error, as the Lambda API returns it (HTTP 429)."""
+
+    code = 429
+
+    def __init__(self, message: str):
+        super().__init__("TooManyRequestsException", message)
+
+
+class ServiceException(JsonRESTError):
+    """Lambda's internal service error (HTTP 500)."""
+
+    code = 500
+
+    def __init__(self, message: str):
+        super().__init__("ServiceException", message)
+
+
+class ScaledClock:
+    """Sleeps for a fraction of the asked time: 1 is real time, 0 does not wait at all."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+        self.waits: list[float] = []
+        self._lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(seconds)
+        if self.scale > 0:
+            time.sleep(seconds * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def sns_internal_error() -> Exception:
+    """SNS's own 500 error, which Step Functions reports as SNS.InternalErrorException."""
+    return SNSInternalError("Injected fault: SNS could not publish the message")
+
+
+def _evaluate_jsonata(expression: str) -> Any:
+    import jsonata
+
+    return jsonata.Jsonata(expression).evaluate(None)
+
+
+def event_pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
+    """EventBridge pattern matching, with moto's matcher (agrees with AWS on this pipeline's rules)."""
+    return EventPattern(pattern, EventPatternParser(pattern).parse()).matches_event(event)
+
+
+def rule_fires(rule: Any, event: dict[str, Any]) -> bool:
+    """An ENABLED rule with a pattern that matches the event (moto fires DISABLED rules too)."""
+    return rule.state == "ENABLED" and bool(rule.event_pattern.dump()) and rule.event_pattern.matches_event(event)
+
+
+def transform_input(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """What an EventBridge target receives: Input, InputPath, InputTransformer, or the event."""
+    if "Input" in target:
+        return target["Input"]
+    if "InputPath" in target:
+        value: Any = event
+        for part in target["InputPath"].lstrip("$").strip(".").split("."):
+            if part:
+                value = value.get(part) if isinstance(value, dict) else None
+        return json.dumps(value)
+    if "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        result = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return result if isinstance(result, str) else json.dumps(result)
+    return json.dumps(event)
+
+
+def rules_of_default_bus(account_id: str, region: str) -> list[Any]:
+    backend: EventsBackend = events_backends[account_id][region]
+    return list(backend.event_buses["default"].rules.values())
+
+
+def _test_event_pattern(self: EventsHandler) -> str:
+    pattern = self._get_param("EventPattern")
+    event = json.loads(self._get_param("Event"))
+    return json.dumps({"Result": event_pattern_matches(pattern, event)})
+
+
+TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns)
+"""The modules whose boto_client_for the interpreter's Lambda and SNS tasks call."""
+
+
+@contextmanager
+def installed(
+    *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
+    before_publish: PublishGuard, on_execution_end: ExecutionListener, authorize_task: TaskGuard,
+    task_client: TaskClientFactory | None = None, after_execution_end: ExecutionEnded | None = None,
+) -> Iterator[None]:
+    """Install the core hooks for the length of the block, then restore moto as it was.
+
+    task_client makes the client a task calls through (moto's own by default); the speed layer
+    gives cached and direct ones. after_execution_end runs once an ended execution is reported.
+    """
+    original_send_event = Patch(s3_notifications, "send_event", None).original()
+    make_client = task_client or (lambda region, service: moto_boto_client.boto_client_for(
+        region=region, service=service))
+
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        if not on_object_write(account_id, getattr(event_name, "value", str(event_name)), bucket, key):
+            original_send_event(account_id, event_name, bucket, key)
+
+    def lambda_invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> bytes:
+        payload, errored = invoke(self.function_arn, body or "{}")
+        if errored:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload.encode("utf-8")
+
+    original_publish = Patch(SNSBackend, "publish", None).original()
+
+    def publish(self: SNSBackend, message: str, arn: str | None = None, **kwargs: Any) -> str:
+        before_publish(arn or kwargs.get("phone_number") or "")
+        return original_publish(self, message, arn=arn, **kwargs)
+
+    original_terminated = Patch(BaseExecutionWorkerCommunication, "terminated", None).original()
+
+    def terminated(self: BaseExecutionWorkerCommunication) -> None:
+        original_terminated(self)
+        execution = self.execution
+        duration_ms = (execution.stop_date - execution.start_date).total_seconds() * 1000
+        status = getattr(execution.exec_status, "value", str(execution.exec_status))
+        try:
+            on_execution_end(execution.state_machine.arn, status, duration_ms)
+        finally:
+            if after_execution_end is not None:
+                after_execution_end(execution)
+
+    def role_bound_client(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = make_client(region, service)
+        if state_credentials is None:  # only outside an execution: every task has its role
+            return client
+        return RoleBoundClient(client, service, state_credentials.role_arn, authorize_task)
+
+    patches = [Patch(module, "boto_client_for", role_bound_client) for module in TASK_CLIENT_MODULES]
+    patches += [
+        Patch(LambdaFunction, "invoke", lambda_invoke),
+        Patch(SNSBackend, "publish", publish),
+        Patch(BaseExecutionWorkerCommunication, "terminated", terminated),
+        Patch(StateTaskServiceLambda, "_error_cause_from_client_error", staticmethod(lambda_error_cause)),
+        Patch(s3_notifications, "send_event", send_event),
+        Patch(moto_jsonata, "_eval_jsonata", _evaluate_jsonata),
+        Patch(retrier_decl, "time", clock),
+        Patch(EventsHandler, "test_event_pattern", _test_event_pattern),
+        Patch(stepfunctions_models, "stepfunctions_backends", stepfunctions_parser_backends),
+    ]
+    # moto logs every Fail state and caught task error at ERROR level (they are outcomes here),
+    # and every resource type its CloudFormation skips (the cloud reports those once itself).
+    quiet = logging.getLogger("moto")
+    previous_level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with applied(patches):
+            yield
+    finally:
+        quiet.setLevel(previous_level)
+
+
+@lru_cache(maxsize=64)
+def aws_managed_policy(policy_arn: str) -> dict[str, Any]:
+    """The document of an AWS managed policy, from the copy moto ships (one JSON object of about
+    1,600 policies: only the one asked for is decoded, which takes microseconds, not half a second)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    name = policy_arn.rsplit("/", 1)[-1]
+    found = re.search(rf'\n "{re.escape(name)}":\s*{{', aws_managed_policies_data)
+    if not policy_arn.startswith("arn:aws:iam::aws:policy/") or found is None:
+        raise KeyError(f"no AWS managed policy {policy_arn} in moto {PINNED_MOTO}'s copy")
+    policy, _ = json.JSONDecoder().raw_decode(aws_managed_policies_data, found.end() - 1)
+    return policy["Document"]
+
+
+def set_table_encryption(account_id: str, region: str, table_name: str, specification: dict[str, Any]) -> None:
+    """Give a table CloudFormation created the encryption its template declares: moto's
+    CloudFormation keeps the template's SSESpecification (SSEEnabled) where its API reads the API's
+    (Enabled), and its UpdateTable does not take one."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account_id][region].get_table(table_name)
+    table.sse_specification = dict(specification)
+    if "KMSMasterKeyId" not in table.sse_specification:
+        table.sse_specification["KMSMasterKeyId"] = table._get_default_encryption_key(account_id, region)

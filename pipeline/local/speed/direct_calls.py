@@ -1,0 +1,184 @@
+"""Calls between the offline cloud's services made directly in moto's backends, answered exactly
+as botocore would answer them from moto's HTTP response (same fields, same errors), without the
+round trip through botocore's request side, moto's stub and its response classes."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from moto.awslambda.models import lambda_backends
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import JsonRESTError
+from moto.core.exceptions import ServiceException as MotoServiceException
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+from pipeline.local.moto_core import LambdaInvoker
+from pipeline.local.speed.json_answers import find_timestamp_members, json_value
+
+
+def as_client_error(error: Exception, operation: str) -> ClientError:
+    """A moto service error as botocore raises it from the HTTP response moto would send."""
+    if isinstance(error, JsonRESTError):
+        code, message, status = error.error_type or "", error.message, int(error.code)
+    elif isinstance(error, MotoServiceException):
+        code, message, status = error.code, error.message, 400
+    else:
+        raise TypeError(f"not a moto service error: {error!r}")
+    metadata = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata}, operation)
+
+
+class DirectLambdaClient:
+    """The Lambda client of the engine's tasks: a synchronous Invoke goes straight to the
+    runtime, answered as botocore answers it from moto (StatusCode, FunctionError, Payload);
+    any other call or invocation type goes through the real client."""
+
+    def __init__(self, client: Any, region: str, invoke: LambdaInvoker):
+        self._client = client
+        self._region = region
+        self._invoke = invoke
+
+    def invoke(self, **parameters: Any) -> dict[str, Any]:
+        if parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
+            return self._client.invoke(**parameters)
+        name = str(parameters["FunctionName"])
+        account = name.split(":")[4] if name.startswith("arn:") else DEFAULT_ACCOUNT_ID
+        payload = parameters.get("Payload") or b"{}"
+        body = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
+        try:
+            function = lambda_backends[account][self._region].get_function(name, parameters.get("Qualifier"))
+            result, errored = self._invoke(function.function_arn, body)
+        except (JsonRESTError, MotoServiceException) as error:
+            raise as_client_error(error, "Invoke") from None
+        data = result.encode("utf-8")
+        response: dict[str, Any] = {
+            "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200, "HTTPHeaders": {},
+                                 "RetryAttempts": 0},
+            "StatusCode": 200,
+            "Payload": StreamingBody(io.BytesIO(data), len(data)),
+        }
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class DirectReadsClient:
+    """A Step Functions client whose reads of executions (the driver's ListExecutions, and one
+    GetExecutionHistory per file) are answered from the backend: moto's answer, written as
+    moto writes it and parsed by the client's own parser, without the round trip through
+    botocore's request side, moto's stub and its response class. Anything else, or a call with
+    parameters these do not take, goes through the real client."""
+
+    PARAMETERS = {"GetExecutionHistory": {"executionArn"},
+                  "ListExecutions": {"stateMachineArn", "maxResults", "nextToken"}}
+
+    def __init__(self, client: Any, account_id: str, region: str):
+        self._client = client
+        self._account_id = account_id
+        self._region = region
+        self._shapes = {name: client.meta.service_model.operation_model(name).output_shape for name in self.PARAMETERS}
+        self._timestamps = {name: find_timestamp_members(shape) for name, shape in self._shapes.items()}
+        # The parser the client's endpoint makes for each response (with the session's defaults).
+        self._parser = client._endpoint._response_parser_factory.create_parser(client.meta.service_model.protocol)
+
+    def _answer(self, operation: str, read: Callable[[Any], Any]) -> dict[str, Any]:
+        backend = stepfunctions_parser_backends[self._account_id][self._region]
+        try:
+            result = read(backend)
+        except (JsonRESTError, MotoServiceException) as error:
+            raise as_client_error(error, operation) from None
+        headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
+        body = json.dumps(json_value(result, self._timestamps[operation])).encode("utf-8")
+        parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": body}, self._shapes[operation])
+        parsed["ResponseMetadata"]["RetryAttempts"] = 0
+        return parsed
+
+    def _direct(self, operation: str, parameters: dict[str, Any]) -> bool:
+        return set(parameters) <= self.PARAMETERS[operation] and self._timestamps[operation] is not None
+
+    def get_execution_history(self, **parameters: Any) -> dict[str, Any]:
+        if not self._direct("GetExecutionHistory", parameters) or "executionArn" not in parameters:
+            return self._client.get_execution_history(**parameters)
+        return self._answer("GetExecutionHistory",
+                            lambda backend: backend.get_execution_history(parameters["executionArn"]))
+
+    def list_executions(self, **parameters: Any) -> dict[str, Any]:
+        if not self._direct("ListExecutions", parameters) or "stateMachineArn" not in parameters:
+            return self._client.list_executions(**parameters)
+        return self._answer("ListExecutions", lambda backend: listed_executions(backend, **parameters))
+
+    def get_paginator(self, operation_name: str) -> Any:
+        if operation_name == "get_execution_history":
+            # moto answers in one page, whatever maxResults says
+            return _Pages(self.get_execution_history, None, lambda: self._client.get_paginator(operation_name))
+        if operation_name == "list_executions":
+            return _Pages(self.list_executions, "maxResults", lambda: self._client.get_paginator(operation_name))
+        return self._client.get_paginator(operation_name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def listed_executions(backend: Any, stateMachineArn: str, maxResults: int | None = None,  # noqa: N803 - API names
+                      nextToken: str | None = None) -> dict[str, Any]:
+    """What moto's StepFunctionResponse.list_executions answers (no statusFilter)."""
+    state_machine = backend.describe_state_machine(stateMachineArn)
+    results, next_token = backend.list_executions(stateMachineArn, status_filter=None, max_results=maxResults,
+                                                  next_token=nextToken)
+    executions = []
+    for execution in results:
+        listed = {"executionArn": execution.execution_arn, "name": execution.name, "startDate": execution.start_date,
+                  "stateMachineArn": state_machine.arn, "status": execution.status}
+        if execution.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ABORTED):
+            listed["stopDate"] = execution.stop_date
+        executions.append(listed)
+    return {"executions": executions, "nextToken": next_token}
+
+
+class _Pages:
+    """A paginator over one of DirectReadsClient's calls, for PageSize only (anything else in
+    PaginationConfig goes to the real paginator)."""
+
+    def __init__(self, call: Callable[..., dict[str, Any]], limit_key: str | None, real: Callable[[], Any]):
+        self._call = call
+        self._limit_key = limit_key
+        self._real = real  # makes the real paginator, when needed
+
+    def paginate(self, **parameters: Any) -> Iterator[dict[str, Any]]:
+        config = parameters.pop("PaginationConfig", None) or {}
+        if set(config) - {"PageSize"} or (config and self._limit_key is None):
+            yield from self._real().paginate(**parameters, PaginationConfig=config)
+            return
+        if config:
+            parameters[self._limit_key] = config["PageSize"]
+        while True:
+            page = self._call(**parameters)
+            yield page
+            if not page.get("nextToken"):
+                return
+            parameters["nextToken"] = page["nextToken"]
+
+
+def start_execution(account_id: str, region: str, state_machine_arn: str, name: str, execution_input: str) -> str:
+    """StartExecution in the executing Step Functions backend; moto's errors as ClientError."""
+    try:
+        backend = stepfunctions_parser_backends[account_id][region]
+        return backend.start_execution(state_machine_arn, name, execution_input).execution_arn
+    except (JsonRESTError, MotoServiceException) as error:
+        raise as_client_error(error, "StartExecution") from None
+
+
+def put_metric_data(account_id: str, region: str, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+    """PutMetricData in the CloudWatch backend, as a service publishes its own metrics."""
+    cloudwatch_backends[account_id][region].put_metric_data(namespace, metric_data)

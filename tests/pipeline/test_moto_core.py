@@ -1,0 +1,217 @@
+"""What each core hook does, against the pinned moto (pipeline/local/moto_core.py).
+
+Each test runs moto with the hooks installed and checks the behaviour the offline cloud relies
+on; where the hook exists because moto lacks something, the test also shows moto lacking it, so
+that a moto release that closes the gap fails here and the hook can go. What happens on another
+moto (the speed layer off, or one clear line) is tested at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import boto3
+import moto
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from pipeline.local import moto_version
+from tests.pipeline.moto_engine import REGION, engine, lambda_task
+
+ROOT = Path(__file__).resolve().parents[2]
+PASS_MACHINE = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+def test_moto_is_the_version_pyproject_pins():
+    assert moto.__version__ == moto_version.PINNED_MOTO
+    assert f"==={moto_version.PINNED_MOTO}"[1:] in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_a_lambda_task_runs_in_our_runtime_as_the_state_machine_role():
+    with engine() as run:
+        described = run.run({"StartAt": "T", "States": {"T": lambda_task(run.function_arn)}}, '{"file": "a.csv"}')
+        assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"file": "a.csv"})
+        assert len(run.invocations) == 1
+        assert run.authorized == [(run.role_arn, "lambda", "invoke")]
+        assert run.ended == [(described["stateMachineArn"], "SUCCEEDED")]
+
+
+def test_a_handler_error_is_retried_on_the_scaled_clock_and_fails_the_execution():
+    with engine() as run:
+        run.respond = lambda event: ('{"errorType": "CsvError", "errorMessage": "bad row"}', True)
+        retry = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 100, "MaxAttempts": 2, "BackoffRate": 2}]
+        described = run.run({"StartAt": "T", "States": {"T": lambda_task(run.function_arn, Retry=retry)}})
+        assert (described["status"], described["error"]) == ("FAILED", "CsvError")
+        assert run.clock.waits == [100.0, 200.0]  # the waits asked for, none of them waited (scale 0)
+        assert len(run.invocations) == 3
+        assert run.ended[-1][1] == "FAILED"
+
+
+def test_a_refused_lambda_call_is_named_as_step_functions_names_it():
+    """AccessDeniedException is not in Lambda's model: Step Functions reports it as
+    Lambda.AWSLambdaException (Step Functions Developer Guide, "Error handling"); moto would
+    report Lambda.AccessDeniedException."""
+    with engine() as run:
+        run.refuse_tasks = True
+        described = run.run({"StartAt": "T", "States": {"T": lambda_task(run.function_arn)}})
+        assert (described["status"], described["error"]) == ("FAILED", "Lambda.AWSLambdaException")
+        assert "may not invoke" in described["cause"] and run.invocations == []
+
+
+def test_jsonata_is_evaluated_where_moto_has_a_stub():
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+    assert moto_jsonata._eval_jsonata is None  # moto's hook for an evaluator, unset
+    definition = {"QueryLanguage": "JSONata", "StartAt": "P",
+                  "States": {"P": {"Type": "Pass", "Output": "{% $states.input.n + 2 %}", "End": True}}}
+    with engine() as run:
+        described = run.run(definition, '{"n": 1}')
+        assert (described["status"], described["output"]) == ("SUCCEEDED", "3")
+
+
+def test_test_event_pattern_answers_where_moto_does_not():
+    event = json.dumps({"id": "1", "source": "aws.s3", "detail-type": "Object Created", "account": "123456789012",
+                        "time": "2026-11-26T00:00:00Z", "region": REGION, "resources": [], "detail": {}})
+    with mock_aws():
+        assert "Result" not in boto3.client("events", region_name=REGION).test_event_pattern(
+            EventPattern='{"source": ["aws.s3"]}', Event=event)
+    with engine() as run:
+        events = run.client("events")
+        assert events.test_event_pattern(EventPattern='{"source": ["aws.s3"]}', Event=event)["Result"] is True
+        assert events.test_event_pattern(EventPattern='{"source": ["aws.sqs"]}', Event=event)["Result"] is False
+
+
+def test_disabled_rules_do_not_fire_although_moto_matches_them():
+    with engine() as run:
+        events = run.client("events")
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["aws.s3"]}), State="DISABLED")
+        events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}])
+        (rule,) = run.core.rules_of_default_bus("123456789012", REGION)
+        assert rule.event_pattern.matches_event({"source": "aws.s3"})
+        assert not run.core.rule_fires(rule, {"source": "aws.s3"})
+        events.enable_rule(Name="r")
+        (rule,) = run.core.rules_of_default_bus("123456789012", REGION)
+        assert run.core.rule_fires(rule, {"source": "aws.s3"})
+
+
+def test_object_writes_are_announced_to_the_offline_event_bus():
+    with engine() as run:
+        s3 = run.client("s3")
+        s3.create_bucket(Bucket="landing")
+        s3.put_object(Bucket="landing", Key="daily/a b.csv", Body=b"x")
+        assert ("123456789012", "s3:ObjectCreated:Put", "landing/daily/a b.csv") == run.writes[0]
+
+
+def test_a_publish_can_be_made_to_fail_as_sns_fails():
+    with engine() as run:
+        sns = boto3.client("sns", region_name=REGION, config=Config(retries={"total_max_attempts": 1}))
+        topic = sns.create_topic(Name="failures")["TopicArn"]
+        sns.publish(TopicArn=topic, Message="one")
+        run.fail_publish = True
+        with pytest.raises(ClientError) as failed:
+            sns.publish(TopicArn=topic, Message="two")
+        assert failed.value.response["Error"]["Code"] == "InternalError"
+        assert run.published == [topic, topic]
+
+
+def test_state_machines_cloudformation_creates_can_be_executed():
+    template = json.dumps({"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "DefinitionString": json.dumps(PASS_MACHINE), "RoleArn": "arn:aws:iam::123456789012:role/x"}}}})
+
+    def start(cloudformation, sfn):
+        cloudformation.create_stack(StackName="s", TemplateBody=template)
+        arn = cloudformation.describe_stack_resources(StackName="s")["StackResources"][0]["PhysicalResourceId"]
+        return sfn.start_execution(stateMachineArn=arn)["executionArn"]
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        with pytest.raises(ClientError) as plain:
+            start(boto3.client("cloudformation", region_name=REGION), boto3.client("stepfunctions", region_name=REGION))
+        assert plain.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+    with engine() as run:
+        execution = start(run.client("cloudformation"), run.client("stepfunctions"))
+        assert run.follow(execution)["status"] == "SUCCEEDED"
+
+
+def test_hooks_are_removed_on_exit():
+    from moto.awslambda.models import LambdaFunction
+    from moto.s3 import notifications
+
+    originals = LambdaFunction.invoke, notifications.send_event
+    with engine():
+        assert (LambdaFunction.invoke, notifications.send_event) != originals
+    assert (LambdaFunction.invoke, notifications.send_event) == originals
+
+
+def test_a_table_created_by_cloudformation_takes_its_template_encryption():
+    """moto's CloudFormation keeps SSESpecification as the template writes it (SSEEnabled), which
+    its DescribeTable does not read; set_table_encryption gives it the API's form."""
+    core = moto_version.load_core()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(TableName="records", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                              BillingMode="PAY_PER_REQUEST")
+        assert "SSEDescription" not in dynamodb.describe_table(TableName="records")["Table"]
+        core.set_table_encryption("123456789012", REGION, "records",
+                                  {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "key-id"})
+        described = dynamodb.describe_table(TableName="records")["Table"]["SSEDescription"]
+        assert (described["Status"], described["SSEType"], described["KMSMasterKeyArn"]) == ("ENABLED", "KMS", "key-id")
+
+
+# -- on a moto other than the pinned one -----------------------------------------------------
+
+
+def test_another_moto_turns_the_speed_layer_off_with_one_warning(monkeypatch, caplog):
+    from pipeline.local.plain_layer import PlainLayer
+    from pipeline.local.speed.layer import SpeedLayer
+
+    assert type(moto_version.select_layer(True)) is SpeedLayer
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    monkeypatch.setattr(moto_version, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="pipeline.local"):
+        layers = [moto_version.select_layer(True), moto_version.select_layer(None)]
+    assert all(type(layer) is PlainLayer for layer in layers)
+    assert [record.getMessage() for record in caplog.records] == [
+        "moto 9.9.9 is installed, not the pinned 5.2.5: the offline cloud's speed layer is off "
+        "(runs are slower, results the same)"]
+
+
+def test_the_environment_switches_the_speed_layer_off(monkeypatch):
+    from pipeline.local.plain_layer import PlainLayer
+    from pipeline.local.speed.layer import SpeedLayer
+
+    monkeypatch.setenv("PIPELINE_OFFLINE_FAST", "0")
+    assert type(moto_version.select_layer()) is PlainLayer
+    monkeypatch.setenv("PIPELINE_OFFLINE_FAST", "1")
+    assert type(moto_version.select_layer()) is SpeedLayer
+
+
+def test_a_core_hook_that_cannot_apply_stops_the_cloud_with_one_line(monkeypatch, capsys, tmp_path):
+    from moto.s3 import notifications
+
+    from pipeline import cli
+
+    monkeypatch.delattr(notifications, "send_event")
+    sample = tmp_path / "a.csv"
+    sample.write_text("id\n1\n", encoding="utf-8")
+    code = cli.main(["run", str(sample), "--template", str(ROOT / "template.yaml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].endswith("the offline cloud needs moto 5.2.5 (pip install 'moto==5.2.5'); moto 5.2.5 is "
+                            "installed and moto.s3.notifications.send_event is gone")
+
+
+def test_a_core_import_that_fails_is_one_line(monkeypatch):
+    monkeypatch.delitem(sys.modules, "pipeline.local.moto_core")
+    monkeypatch.setitem(sys.modules, "moto.events.utils", None)  # as if moto no longer had it
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    with pytest.raises(moto_version.MotoUnsupported) as error:
+        moto_version.load_core()
+    assert str(error.value).startswith("the offline cloud needs moto 5.2.5 (pip install 'moto==5.2.5'); "
+                                       "moto 9.9.9 is installed and ")
+    assert "moto.events.utils" in str(error.value) and "\n" not in str(error.value)
