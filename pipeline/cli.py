@@ -24,6 +24,30 @@ def add_template_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", default="template.yaml", help="the SAM template (default: template.yaml)")
 
 
+def add_offline_options(parser: argparse.ArgumentParser) -> None:
+    add_template_option(parser)
+    parser.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="offline only: template parameters, as for `sam deploy --parameter-overrides`")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="FACTOR",
+                        help="offline only: multiply Retry waits by FACTOR (0 = no waiting; default 1, real time)")
+    parser.add_argument("--inject", action="append", default=[], metavar="KIND[:TARGET][:COUNT]",
+                        help="offline only: inject a fault (repeatable), e.g. throttle:RandomFailureFunction:2, "
+                        "service-error:CheckExtFunction, timeout:RandomFailureFunction, sns-failure:4, start-failure")
+    parser.add_argument("--key-form", choices=("form", "raw"), default="form",
+                        help="offline only: how S3 EventBridge events carry the key, form-encoded (default) or raw "
+                        "(AWS does not document which; the pipeline handles both)")
+
+
+def add_window_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", default="24h", metavar="DURATION",
+                        help="how far back to look, e.g. 30m, 24h, 7d (default 24h)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="the stack's name: a deployed stack, or `pipeline serve`'s (file-pipeline) "
+                       "with AWS_ENDPOINT_URL set as it prints")
+    where.add_argument("--endpoint", metavar="URL", help="a `pipeline serve` endpoint (its stack: file-pipeline)")
+    parser.add_argument("--region", help="AWS region of --stack (default: your AWS configuration's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -40,21 +64,44 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stack", help="name of a deployed stack to use instead of the offline cloud")
     run.add_argument("--region", help="AWS region of --stack (default: your AWS configuration's)")
     run.add_argument("--prefix", default="", help="key prefix to upload under (default: none)")
-    add_template_option(run)
-    run.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
-                     help="offline only: template parameters, as for `sam deploy --parameter-overrides`")
-    run.add_argument("--time-scale", type=float, default=1.0, metavar="FACTOR",
-                     help="offline only: multiply Retry waits by FACTOR (0 = no waiting; default 1, real time)")
-    run.add_argument("--inject", action="append", default=[], metavar="KIND[:TARGET][:COUNT]",
-                     help="offline only: inject a fault (repeatable), e.g. throttle:RandomFailureFunction:2, "
-                     "service-error:CheckExtFunction, timeout:RandomFailureFunction, sns-failure:4, start-failure")
-    run.add_argument("--key-form", choices=("form", "raw"), default="form",
-                     help="offline only: how S3 EventBridge events carry the key, form-encoded (default) or raw "
-                     "(AWS does not document which; the pipeline handles both)")
+    add_offline_options(run)
     run.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                      help="give up on a file after this long (default 300)")
     run.add_argument("--json", action="store_true", help="print one JSON object per file, in input order")
     run.add_argument("--report", metavar="FILE.html", help="also write a self-contained HTML report of the run")
+    serve = commands.add_parser(
+        "serve",
+        help="run the pipeline offline as a service that AWS clients talk to, until Ctrl-C",
+        description="Deploy the template into the offline cloud and keep it running on a local port: upload with "
+        "the AWS CLI or boto3 and watch each file's outcome here and on the live page at the endpoint's root.",
+    )
+    serve.add_argument("--port", type=int, default=4599, help="port to listen on (default 4599; 0 takes a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    add_offline_options(serve)
+    status = commands.add_parser(
+        "status",
+        help="every file the pipeline saw in a window, with its outcome",
+        description="List every execution started in the window (SUCCEEDED, FAILED with error and cause, RUNNING) "
+        "and every event waiting in the trigger's dead-letter queue.",
+    )
+    add_window_options(status)
+    status.add_argument("--json", action="store_true", help="one JSON object per file, as `pipeline run --json`")
+    replay = commands.add_parser(
+        "replay",
+        help="run failed files again, once their cause is fixed",
+        description="Start a new execution, with its original event, for each file whose latest execution in the "
+        "window failed (and with --dead-letters, for each event in the dead-letter queue, deleted from it once "
+        "its execution has started), then follow them to the end as `pipeline run` does.",
+    )
+    add_window_options(replay)
+    replay.add_argument("--key", help="replay only the file with exactly this key")
+    replay.add_argument("--key-prefix", default="", metavar="PREFIX", help="replay only files whose key starts so")
+    replay.add_argument("--dead-letters", action="store_true",
+                        help="also replay the events waiting in the trigger's dead-letter queue")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
+    replay.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="give up on a file after this long (default 300)")
+    replay.add_argument("--json", action="store_true", help="print one JSON object per file, in order")
     graph = commands.add_parser(
         "graph",
         help="draw the state machine (Mermaid or SVG)",
@@ -94,11 +141,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     follow it to be uploaded (a word that is neither Key=Value nor a file stays a bad override)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "run":
+    if args.command in ("run", "serve"):
+        args.files = getattr(args, "files", [])
         files = [word for word in args.parameter_overrides if not OVERRIDE.match(word) and Path(word).exists()]
         args.files += files
         args.parameter_overrides = [word for word in args.parameter_overrides if word not in files]
-        if not args.files:
+        if args.command == "serve" and args.files:
+            parser.error(f"unrecognized arguments: {' '.join(args.files)}")
+        if args.command == "run" and not args.files:
             parser.error("the following arguments are required: FILE")
     return args
 
@@ -106,7 +156,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets}.get(args.command, _run)(args)
+        return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets, "serve": _serve,
+                "status": _status, "replay": _replay}.get(args.command, _run)(args)
     except UsageError as error:
         print(f"pipeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,8 +206,6 @@ def _run(args: argparse.Namespace) -> int:
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
-    if args.time_scale < 0:
-        raise UsageError("--time-scale must be 0 or more")
     progress = None if args.json else _print_progress
     if args.stack:
         if args.parameter_overrides or args.inject:
@@ -166,6 +215,11 @@ def _run(args: argparse.Namespace) -> int:
         results = _run_offline(args, files, progress)
     if args.report:
         print(f"Report: {args.report}", file=sys.stderr)
+    return print_results(args, results)
+
+
+def print_results(args: argparse.Namespace, results: Sequence[FileResult]) -> int:
+    """The results as a table and the notifications, or as JSON lines; the exit status."""
     if args.json:
         for result in results:
             print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
@@ -173,6 +227,96 @@ def _run(args: argparse.Namespace) -> int:
         print_table(results, sys.stdout)
         print_notifications(results, sys.stdout)
     return exit_status(results)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from contextlib import contextmanager
+
+    from pipeline.serve import serve
+
+    @contextmanager
+    def deployed(pages):  # noqa: ANN001, ANN202 - serve's SitePages; a LocalCloud
+        deployment = _offline_deployment(args, host=args.host, port=args.port, front=pages.wrap)
+        cloud = _entered(deployment)
+        try:
+            yield cloud
+        finally:
+            deployment.__exit__(None, None, None)
+
+    return serve(deployed, args.template)
+
+
+def _window(args: argparse.Namespace):  # noqa: ANN202 - (Clients, PipelineStack, since)
+    from datetime import datetime, timezone
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline.clients import Clients
+    from pipeline.ledger import parse_duration
+    from pipeline.stack import PipelineStack
+
+    try:
+        since = datetime.now(timezone.utc) - parse_duration(args.since)
+    except ValueError as error:
+        raise UsageError(f"--since {error}") from None
+    clients = Clients.at(args.endpoint, args.region) if args.endpoint else Clients.aws(region=args.region)
+    name = args.stack or "file-pipeline"
+    try:
+        return clients, PipelineStack.discover(clients, name), since
+    except StackNotFoundError as error:
+        raise UsageError(str(error)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot reach stack {name!r}: {error}") from None
+
+
+def _status(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline.ledger import files_seen
+
+    clients, stack, since = _window(args)
+    try:
+        seen = files_seen(clients, stack, since)
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot read stack {stack.name!r}: {error}") from None
+    results = [item.result for item in seen]
+    if args.json:
+        for result in results:
+            print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
+        return EXIT_OK
+    print(f"Stack {stack.name}, since {since:%Y-%m-%d %H:%M:%S} UTC:", file=sys.stderr)
+    print_table(results, sys.stdout, errors=True)
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline.driver import follow_started
+    from pipeline.replay import ReplayError, plan, start
+
+    clients, stack, since = _window(args)
+    try:
+        chosen = plan(clients, stack, since, key=args.key, key_prefix=args.key_prefix,
+                      include_dead_letters=args.dead_letters, dry_run=args.dry_run)
+        if args.dry_run or not chosen.files:
+            for item in chosen.files:
+                kind = "dead-lettered event" if item.dead_lettered else f"execution {item.result.execution_arn}"
+                print(f"would replay s3://{item.result.bucket}/{item.result.key} ({item.result.status}: "
+                      f"{item.result.error or '-'}; {kind})")
+            print(f"{len(chosen.files)} file(s) to replay{' (dry run: nothing changed)' if args.dry_run else ''}",
+                  file=sys.stderr)
+            return EXIT_OK
+        started = start(clients, stack, chosen)
+    except ReplayError as error:
+        raise UsageError(str(error)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot replay on stack {stack.name!r}: {error}") from None
+    progress = None if args.json else _print_progress
+    print(f"Stack {stack.name}: replaying {len(started)} file(s)", file=sys.stderr)
+    results = follow_started(clients, stack, started, timeout_s=args.timeout, on_result=progress,
+                             poll_s=0.05 if args.endpoint else 1.0)
+    return print_results(args, results)
 
 
 def exit_status(results: Sequence[FileResult]) -> int:
@@ -203,22 +347,34 @@ def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list
     return results
 
 
-def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
+def _offline_deployment(args: argparse.Namespace, **options: object):  # noqa: ANN202 - LocalCloud.deploy's
+    """LocalCloud.deploy with the command's offline options (not yet entered)."""
     from pipeline.local.cloud import LocalCloud
     from pipeline.local.faults import Fault, FaultSyntaxError
-    from pipeline.local.moto_version import MotoUnsupported
-    from pipeline.template import TemplateError
 
+    if args.time_scale < 0:
+        raise UsageError("--time-scale must be 0 or more")
     try:
         faults = [Fault.parse(text) for text in args.inject]
     except FaultSyntaxError as error:
         raise UsageError(f"--inject {error}") from None
+    return LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
+                             eventbridge_key_form=args.key_form, **options)
+
+
+def _entered(deployment):  # noqa: ANN001, ANN202 - a LocalCloud deployment
+    from pipeline.local.moto_version import MotoUnsupported
+    from pipeline.template import TemplateError
+
     try:
-        deployment = LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
-                                       eventbridge_key_form=args.key_form)
-        cloud = deployment.__enter__()
+        return deployment.__enter__()
     except (TemplateError, MotoUnsupported) as error:
         raise UsageError(str(error)) from None
+
+
+def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
+    deployment = _offline_deployment(args)
+    cloud = _entered(deployment)
     try:
         if progress:
             print(f"Offline cloud: deployed {args.template} as stack {cloud.stack.name} "
@@ -283,13 +439,16 @@ def _print_progress(result: FileResult, done: int, total: int) -> None:
     print(f"  [{done}/{total}] {result.key}: {result.status}", file=sys.stderr, flush=True)
 
 
-def print_table(results: Sequence[FileResult], out: TextIO) -> None:
-    """One row per file; the path of states goes last, as it is the longest."""
-    rows = [("FILE", "OUTCOME", "DURATION", "NOTIFICATION", "PATH")]
+def print_table(results: Sequence[FileResult], out: TextIO, errors: bool = False) -> None:
+    """One row per file; the path of states goes last, as it is the longest. errors: show the
+    error and its cause instead of the path (pipeline status)."""
+    rows = [("FILE", "OUTCOME", "DURATION", "NOTIFICATION", "ERROR AND CAUSE" if errors else "PATH")]
     for result in results:
         duration = f"{result.duration_ms:.0f} ms" if result.duration_ms is not None else "-"
         subject = notification_title(result)
         path = " > ".join(result.states) if result.states else (result.reason or "")
+        if errors:
+            path = f"{result.error}: {(result.cause or '').splitlines()[0] if result.cause else ''}" if result.error else "-"
         rows.append((result.key, result.status, duration, subject or "-", path))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print(file=out)

@@ -38,7 +38,17 @@ class Clients:
 
     @classmethod
     def aws(cls, region: str | None = None, profile: str | None = None) -> Clients:
+        """Your AWS configuration's; boto3 also honours AWS_ENDPOINT_URL (`pipeline serve` prints it)."""
         return cls(boto3.session.Session(region_name=region, profile_name=profile))
+
+    @classmethod
+    def at(cls, endpoint: str, region: str | None = None) -> Clients:
+        """Every service at one endpoint (`pipeline serve`), with its stand-in credentials."""
+        clients = cls(boto3.session.Session(aws_access_key_id="offline", aws_secret_access_key="offline",
+                                            region_name=region or "us-east-1"))
+        clients.endpoints = {service: endpoint for service in (
+            "s3", "stepfunctions", "events", "sns", "sqs", "cloudformation", "lambda", "cloudwatch", "dynamodb")}
+        return clients
 
     def _client(self, service: str) -> Any:
         config = self._config.merge(Config(signature_version=UNSIGNED)) if service in self._unsigned else self._config

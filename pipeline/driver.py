@@ -379,20 +379,7 @@ class ExecutionFollower:
                 return False
             ended = ({}, history)
         listed, history = ended
-        result.status, details = EXECUTION_END_EVENTS[history[-1]["type"]]
-        failure = history[-1].get(details, {}) if details else {}
-        result.error = failure.get("error")
-        result.cause = failure.get("cause")
-        started_at = listed.get("startDate") or history[0]["timestamp"]
-        stopped_at = listed.get("stopDate") or history[-1]["timestamp"]
-        result.duration_ms = round((stopped_at - started_at).total_seconds() * 1000, 1)
-        if result.uploaded_at is not None:  # upload to terminal state
-            result.latency_ms = round((stopped_at.timestamp() - result.uploaded_at) * 1000, 1)
-        result.visits = visits_from_history(history)
-        result.states = [visit.name for visit in result.visits]
-        result.notification = notification_from_history(history)
-        if self._keep_history:
-            result.history = history
+        read_ending(result, listed, history, self._keep_history)
         return True
 
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
@@ -401,6 +388,52 @@ class ExecutionFollower:
         for page in paginator.paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return events
+
+
+def read_ending(result: FileResult, listed: dict[str, Any], history: list[dict[str, Any]],
+                keep_history: bool = False) -> None:
+    """Fill in how an ended execution went: status, error and cause, duration, states, notification."""
+    result.status, details = EXECUTION_END_EVENTS[history[-1]["type"]]
+    failure = history[-1].get(details, {}) if details else {}
+    result.error = failure.get("error")
+    result.cause = failure.get("cause")
+    started_at = listed.get("startDate") or history[0]["timestamp"]
+    stopped_at = listed.get("stopDate") or history[-1]["timestamp"]
+    result.duration_ms = round((stopped_at - started_at).total_seconds() * 1000, 1)
+    if result.uploaded_at is not None:  # upload to terminal state
+        result.latency_ms = round((stopped_at.timestamp() - result.uploaded_at) * 1000, 1)
+    result.visits = visits_from_history(history)
+    result.states = [visit.name for visit in result.visits]
+    result.notification = notification_from_history(history)
+    if keep_history:
+        result.history = history
+
+
+def follow_started(clients: Any, stack: PipelineStack, results: Sequence[FileResult], *, timeout_s: float = 300.0,
+                   poll_s: float = 0.05, on_result: Progress | None = None, keep_history: bool = False,
+                   ) -> list[FileResult]:
+    """Follow executions already started (each result has its execution_arn) to their end."""
+    follower = ExecutionFollower(clients, stack.state_machine_arn, keep_history=keep_history)
+    started = time.monotonic()
+    pending = list(results)
+    finished = 0
+    while pending:
+        follower.refresh()
+        still = []
+        for result in pending:
+            if follower.settle(result) or time.monotonic() - started > timeout_s:
+                if result.status not in TERMINAL:
+                    result.status = "TIMED_OUT"
+                    result.reason = f"no terminal state within {timeout_s:.0f} s"
+                finished += 1
+                if on_result:
+                    on_result(result, finished, len(results))
+            else:
+                still.append(result)
+        pending = still
+        if pending:
+            time.sleep(poll_s)
+    return list(results)
 
 
 def execution_input(history: list[dict[str, Any]]) -> str:

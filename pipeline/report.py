@@ -41,6 +41,13 @@ def highlight_for(result: FileResult) -> Highlight:
 
 def write_report(path: Path, results: Sequence[FileResult], graph: StateGraph, *, source: str,
                  invocations: Sequence[Any] = ()) -> None:
+    path.write_text(render_report(results, graph, source=source, invocations=invocations), encoding="utf-8")
+
+
+def render_report(results: Sequence[FileResult], graph: StateGraph, *, source: str, invocations: Sequence[Any] = (),
+                  live_version: int | None = None) -> str:
+    """The report page; with live_version, a page of `pipeline serve` that follows new results
+    without a reload (it asks the server for its version every second)."""
     by_digest: dict[str, list[Any]] = collections.defaultdict(list)
     for invocation in invocations:
         by_digest[invocation.payload_digest].append(invocation)
@@ -53,7 +60,8 @@ def write_report(path: Path, results: Sequence[FileResult], graph: StateGraph, *
     summary = " · ".join(f'<span class="badge {status.lower()}">{count} {status.lower()}</span>'
                          for status, count in sorted(counts.items()))
     page = PAGE.format(
-        title=html.escape(f"File pipeline run: {len(results)} files"),
+        title=html.escape(f"{'pipeline serve, live' if live_version is not None else 'File pipeline run'}: "
+                          f"{len(results)} files"),
         style=STYLE,
         source=html.escape(source),
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -63,9 +71,9 @@ def write_report(path: Path, results: Sequence[FileResult], graph: StateGraph, *
         sections="\n".join(sections),
         # Inside <script> entities are not decoded: keep the JSON raw, and never let it close the tag.
         paths=json.dumps({str(n): _path_payload(r) for n, r in enumerate(results)}).replace("</", "<\\/"),
-        script=SCRIPT,
+        script=SCRIPT + (LIVE_SCRIPT.replace("VERSION", str(live_version)) if live_version is not None else ""),
     )
-    path.write_text(page, encoding="utf-8")
+    return page
 
 
 def _path_payload(result: FileResult) -> dict[str, Any]:
@@ -196,10 +204,11 @@ table.history tr.outcome-failed td:first-child { color: var(--bad); font-weight:
 """
 
 SCRIPT = """
-(function () {
+window.showPaths = function (selected) {
   var paths = JSON.parse(document.getElementById('paths').textContent);
   var graph = document.getElementById('overview-graph');
   function show(number) {
+    window.selectedFile = number;
     var path = paths[number];
     document.querySelectorAll('.file').forEach(function (s) { s.classList.toggle('selected', s.dataset.file === number); });
     graph.querySelectorAll('.node').forEach(function (node) {
@@ -217,6 +226,31 @@ SCRIPT = """
     section.addEventListener('click', function () { show(section.dataset.file); });
   });
   var first = document.querySelector('.file');
-  if (first) { show(first.dataset.file); }
+  if (selected !== undefined && paths[selected]) { show(selected); } else if (first) { show(first.dataset.file); }
+};
+window.showPaths();
+"""
+
+# `pipeline serve`: when the server's version changes, fetch the page again and swap its parts in.
+LIVE_SCRIPT = """
+(function () {
+  var version = VERSION;
+  function swap(text) {
+    var next = new DOMParser().parseFromString(text, 'text/html');
+    ['header', 'main'].forEach(function (tag) {
+      document.querySelector(tag).innerHTML = next.querySelector(tag).innerHTML;
+    });
+    document.getElementById('paths').textContent = next.getElementById('paths').textContent;
+    document.title = next.title;
+    window.showPaths(window.selectedFile);
+  }
+  setInterval(function () {
+    fetch('/_pipeline/version', {cache: 'no-store'}).then(function (r) { return r.text(); }).then(function (text) {
+      if (Number(text) !== version) {
+        version = Number(text);
+        return fetch('/', {cache: 'no-store', headers: {Accept: 'text/html'}}).then(function (r) { return r.text(); }).then(swap);
+      }
+    }).catch(function () { document.title = 'pipeline serve stopped'; });
+  }, 1000);
 })();
 """

@@ -90,6 +90,7 @@ class LocalCloud:
         self.access = access
         self.alarms = alarms
         self.layer = layer
+        self.endpoint = ""  # where AWS clients reach the cloud
 
     def processes(self) -> dict[str, list[int]]:
         """The offline cloud's processes by role: its own, its service processes, and the
@@ -116,6 +117,9 @@ class LocalCloud:
         fast: bool | None = None,
         layer: PlainLayer | None = None,
         eventbridge_key_form: str = "form",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        front: Callable[[Any], Any] | None = None,
     ) -> Iterator[LocalCloud]:
         """Deploy the template offline, for the length of the block.
 
@@ -124,6 +128,9 @@ class LocalCloud:
         fast=False runs without the speed layer (pipeline.local.speed): the core alone, with the
         same handlers and the same enforcement. By default the layer is on unless the environment
         has PIPELINE_OFFLINE_FAST=0; layer gives one outright (make bench leaves parts out).
+        host and port: where the cloud's endpoint listens (the handlers' calls, and any AWS
+        client's: `pipeline serve`); port 0 takes a free one. front wraps the endpoint's WSGI
+        application (pipeline serve adds its live page).
         """
         from moto import mock_aws
 
@@ -145,7 +152,10 @@ class LocalCloud:
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             gatekeeper = Gatekeeper(layer.application())
-            endpoint = stack.enter_context(layer.serve(gatekeeper))
+            try:
+                endpoint = stack.enter_context(layer.serve(front(gatekeeper) if front else gatekeeper, host, port))
+            except OSError as error:
+                raise TemplateError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
             clients = layer.clients(Clients.offline(region), ACCOUNT_ID, region)
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
@@ -236,8 +246,10 @@ class LocalCloud:
                 dynamodb.use_access_control(access)  # with the functions' credentials
             stack.enter_context(layer.running())
             services = {"dynamodb": dynamodb} if dynamodb is not None else {}
-            yield cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access,
-                      alarms, layer)
+            cloud = cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access,
+                        alarms, layer)
+            cloud.endpoint = endpoint
+            yield cloud
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""

@@ -1,8 +1,6 @@
 """`pipeline graph` and `pipeline run --report`: the picture matches the ASL, and a browser renders it."""
 
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 
@@ -11,6 +9,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.graph import StateGraph, readme_block
 from tests.conftest import ROOT, SAMPLES, TEMPLATE
+from tests.pipeline.browser import FLAGS, chromium
 
 STATES = {
     "Check File Extension", "Route By Extension", "Skip Folder Marker", "Invalid Extension", "Process CSV",
@@ -77,25 +76,12 @@ def test_the_report_is_self_contained(report):
     assert "@import" not in text and "url(http" not in text and "fonts.googleapis" not in text
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs it")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    return found
-
-
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
 @pytest.mark.slow
 def test_chromium_renders_the_graph_and_every_outcome(report, tmp_path):
     browser = chromium()
     profile = tmp_path / "profile"
     dom = subprocess.run(
-        [browser, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=2000", "--dump-dom",
+        [browser, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=2000", "--dump-dom",
          report.as_uri()], capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     overview = dom[dom.index('id="overview-graph"'):]
@@ -107,6 +93,6 @@ def test_chromium_renders_the_graph_and_every_outcome(report, tmp_path):
     assert outcomes == {"Q3 customers+leads.CSV": "SUCCEEDED", "inventory.csv": "FAILED", "notes.txt": "FAILED",
                         "returns.csv": "SUCCEEDED", "sales.csv": "SUCCEEDED"}
     screenshot = tmp_path / "report.png"
-    subprocess.run([browser, *BROWSER_FLAGS, f"--user-data-dir={profile}", f"--screenshot={screenshot}",
+    subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={screenshot}",
                     "--window-size=1400,1000", report.as_uri()], capture_output=True, timeout=120, check=True)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000

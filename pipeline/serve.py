@@ -1,0 +1,156 @@
+"""`pipeline serve`: template.yaml deployed into the offline cloud, kept running for AWS clients.
+
+The cloud's endpoint answers the AWS CLI and boto3 as AWS would (every service on one port); an
+upload through it starts the pipeline exactly as `pipeline run` does. Each file's outcome, and
+its notification, is printed as it happens, and the endpoint's root serves a live page of the
+run. Ctrl-C (or SIGTERM) shuts the cloud down with every process and the port released.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from pipeline.driver import FileResult
+from pipeline.ledger import Seen, dead_letters, executions
+from pipeline.stack import PipelineStack
+
+CREDENTIALS = ("offline", "offline")  # any will do: calls from outside the functions act as the account's administrator
+
+
+class Watcher:
+    """Finds each execution that has ended since the server started, and each event that reached
+    the dead-letter queue, once; keeps them in order for the live page."""
+
+    def __init__(self, clients: Any, stack: PipelineStack, on_file: Callable[[FileResult], None],
+                 dead_letter_every_s: float = 1.0):
+        self._clients = clients
+        self._stack = stack
+        self._on_file = on_file
+        self._since = datetime.now(timezone.utc)
+        self._reported: set[str] = set()
+        self._dead_letter_every_s = dead_letter_every_s
+        self._last_dead_letter_look = 0.0
+        self._lock = threading.Lock()
+        self.results: list[FileResult] = []
+        self.version = 0
+
+    def poll(self) -> None:
+        found: list[Seen] = [seen for seen in executions(self._clients, self._stack, self._since, skip=self._reported)
+                             if seen.result.status != "RUNNING"]
+        if time.monotonic() - self._last_dead_letter_look >= self._dead_letter_every_s:
+            self._last_dead_letter_look = time.monotonic()
+            found += [letter for letter in dead_letters(self._clients, self._stack)
+                      if f"dead-letter:{letter.message_id}" not in self._reported]
+        for seen in reversed(found):  # oldest first
+            self._reported.add(seen.result.execution_arn or f"dead-letter:{seen.message_id}")
+            with self._lock:
+                self.results.append(seen.result)
+                self.version += 1
+            self._on_file(seen.result)
+
+    def snapshot(self) -> tuple[int, list[FileResult]]:
+        with self._lock:
+            return self.version, list(self.results)
+
+
+class SitePages:
+    """The endpoint's own pages, in front of the AWS services: `/` (the live page) and
+    `/_pipeline/version` answer a browser's unsigned GET; everything else goes to the cloud."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.page: Callable[[], str] | None = None
+        self.version: Callable[[], int] | None = None
+
+    def wrap(self, app: Any) -> SitePages:
+        self.app = app
+        return self
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        signed = "HTTP_AUTHORIZATION" in environ or "X-Amz-Signature" in environ.get("QUERY_STRING", "")
+        if environ["REQUEST_METHOD"] == "GET" and not signed and self.page is not None and self.version is not None:
+            if path == "/" and "text/html" in environ.get("HTTP_ACCEPT", ""):
+                return _answer(start_response, "text/html; charset=utf-8", self.page())
+            if path == "/_pipeline/version":
+                return _answer(start_response, "text/plain", str(self.version()))
+        return self.app(environ, start_response)
+
+
+def _answer(start_response: Callable[..., Any], content_type: str, text: str) -> list[bytes]:
+    body = text.encode("utf-8")
+    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                              ("Cache-Control", "no-store")])
+    return [body]
+
+
+def banner(endpoint: str, stack: PipelineStack, region: str) -> str:
+    key, secret = CREDENTIALS
+    return "\n".join([
+        f"Offline cloud: stack {stack.name} is running at {endpoint}",
+        f"  landing bucket: {stack.bucket}",
+        f"  live page:      {endpoint}/",
+        "Point the AWS CLI and boto3 at it (in another shell):",
+        f"  export AWS_ENDPOINT_URL={endpoint}",
+        f"  export AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION={region}",
+        f"  aws s3 cp samples/sales.csv s3://{stack.bucket}/daily/sales.csv",
+        f"  .venv/bin/pipeline status --stack {stack.name}",
+        "Files are shown below as they finish. Ctrl-C stops the cloud.",
+    ])
+
+
+def describe(result: FileResult, out: TextIO) -> None:
+    """One line per file, as it ends, and the email its notification would send."""
+    at = datetime.now().strftime("%H:%M:%S")
+    path = " > ".join(result.states) if result.states else (result.reason or "")
+    print(f"[{at}] s3://{result.bucket}/{result.key}: {result.status}  {path}", file=out, flush=True)
+    if result.notification:
+        print(f"--- Subject: {result.notification.subject or '(none)'}", file=out)
+        print(result.notification.message.rstrip() + "\n", file=out, flush=True)
+
+
+def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.stdout, poll_s: float = 0.25) -> int:
+    """Deploy (deploy(pages) gives the LocalCloud context), print how to reach it, and follow the
+    pipeline until interrupted."""
+    from pipeline.graph import StateGraph
+    from pipeline.report import render_report
+
+    pages = SitePages()
+    stop = threading.Event()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Python keeps it so.
+    previous = {signum: signal.signal(signum, interrupted) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with deploy(pages) as cloud:
+            watcher = Watcher(cloud.clients, cloud.stack, lambda result: describe(result, out))
+            graph = StateGraph.from_template(cloud.packaged.source)
+
+            def page() -> str:
+                version, results = watcher.snapshot()
+                return render_report(results, graph, source=f"pipeline serve, {template}, at {cloud.endpoint}",
+                                     invocations=cloud.runtime.reports, live_version=version)
+
+            pages.page, pages.version = page, lambda: watcher.snapshot()[0]
+            print(banner(cloud.endpoint, cloud.stack, cloud.clients.region), file=out, flush=True)
+            try:
+                while not stop.is_set():
+                    watcher.poll()
+                    time.sleep(poll_s)
+            except KeyboardInterrupt:
+                print("\nStopping the offline cloud...", file=out, flush=True)
+    except KeyboardInterrupt:  # during the deploy
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    print("Offline cloud stopped.", file=out, flush=True)
+    return 0
