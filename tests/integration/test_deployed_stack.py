@@ -40,3 +40,25 @@ def test_a_csv_file_ends_succeeded_or_notified(deployed, tmp_path):
     assert result.accounted_for
     if result.status == "FAILED":
         assert result.error == "SimulatedProcessingError"
+
+
+def test_status_lists_a_failed_file_and_replay_runs_it_again(deployed, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.driver import follow_started
+    from pipeline.ledger import files_seen
+    from pipeline.replay import plan, start
+
+    clients, stack = deployed
+    path = tmp_path / "integration-replay.txt"
+    path.write_text("not a csv")
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    (result,) = run_files(clients, stack, [path], prefix="integration-tests/", timeout_s=180)
+    assert result.status == "FAILED"
+    seen = {item.result.execution_arn: item.result for item in files_seen(clients, stack, since)}
+    assert seen[result.execution_arn].status == "FAILED" and seen[result.execution_arn].error == "InvalidFileExtension"
+    chosen = plan(clients, stack, since, key=result.key)
+    assert [item.result.execution_arn for item in chosen.failed] == [result.execution_arn]
+    (replayed,) = follow_started(clients, stack, start(clients, stack, chosen), timeout_s=180, poll_s=1.0)
+    assert replayed.status == "FAILED" and replayed.error == "InvalidFileExtension"  # a .txt fails again
+    assert replayed.execution_arn != result.execution_arn and replayed.notification is not None
