@@ -156,8 +156,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets, "serve": _serve,
-                "status": _status, "replay": _replay}.get(args.command, _run)(args)
+        if args.command in ("status", "replay"):
+            from pipeline import cli_stack
+
+            return cli_stack.status(args) if args.command == "status" else cli_stack.replay(args)
+        return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets,
+                "serve": _serve}.get(args.command, _run)(args)
     except UsageError as error:
         print(f"pipeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -206,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
-    progress = None if args.json else _print_progress
+    progress = None if args.json else print_progress
     if args.stack:
         if args.parameter_overrides or args.inject:
             raise UsageError("--parameter-overrides and --inject apply to the offline cloud, not to a deployed stack")
@@ -244,79 +248,6 @@ def _serve(args: argparse.Namespace) -> int:
             deployment.__exit__(None, None, None)
 
     return serve(deployed, args.template)
-
-
-def _window(args: argparse.Namespace):  # noqa: ANN202 - (Clients, PipelineStack, since)
-    from datetime import datetime, timezone
-
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from pipeline.clients import Clients
-    from pipeline.ledger import parse_duration
-    from pipeline.stack import PipelineStack
-
-    try:
-        since = datetime.now(timezone.utc) - parse_duration(args.since)
-    except ValueError as error:
-        raise UsageError(f"--since {error}") from None
-    clients = Clients.at(args.endpoint, args.region) if args.endpoint else Clients.aws(region=args.region)
-    name = args.stack or "file-pipeline"
-    try:
-        return clients, PipelineStack.discover(clients, name), since
-    except StackNotFoundError as error:
-        raise UsageError(str(error)) from None
-    except (BotoCoreError, ClientError) as error:
-        raise UsageError(f"cannot reach stack {name!r}: {error}") from None
-
-
-def _status(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from pipeline.ledger import files_seen
-
-    clients, stack, since = _window(args)
-    try:
-        seen = files_seen(clients, stack, since)
-    except (BotoCoreError, ClientError) as error:
-        raise UsageError(f"cannot read stack {stack.name!r}: {error}") from None
-    results = [item.result for item in seen]
-    if args.json:
-        for result in results:
-            print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
-        return EXIT_OK
-    print(f"Stack {stack.name}, since {since:%Y-%m-%d %H:%M:%S} UTC:", file=sys.stderr)
-    print_table(results, sys.stdout, errors=True)
-    return EXIT_OK
-
-
-def _replay(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from pipeline.driver import follow_started
-    from pipeline.replay import ReplayError, plan, start
-
-    clients, stack, since = _window(args)
-    try:
-        chosen = plan(clients, stack, since, key=args.key, key_prefix=args.key_prefix,
-                      include_dead_letters=args.dead_letters, dry_run=args.dry_run)
-        if args.dry_run or not chosen.files:
-            for item in chosen.files:
-                kind = "dead-lettered event" if item.dead_lettered else f"execution {item.result.execution_arn}"
-                print(f"would replay s3://{item.result.bucket}/{item.result.key} ({item.result.status}: "
-                      f"{item.result.error or '-'}; {kind})")
-            print(f"{len(chosen.files)} file(s) to replay{' (dry run: nothing changed)' if args.dry_run else ''}",
-                  file=sys.stderr)
-            return EXIT_OK
-        started = start(clients, stack, chosen)
-    except ReplayError as error:
-        raise UsageError(str(error)) from None
-    except (BotoCoreError, ClientError) as error:
-        raise UsageError(f"cannot replay on stack {stack.name!r}: {error}") from None
-    progress = None if args.json else _print_progress
-    print(f"Stack {stack.name}: replaying {len(started)} file(s)", file=sys.stderr)
-    results = follow_started(clients, stack, started, timeout_s=args.timeout, on_result=progress,
-                             poll_s=0.05 if args.endpoint else 1.0)
-    return print_results(args, results)
 
 
 def exit_status(results: Sequence[FileResult]) -> int:
@@ -435,7 +366,7 @@ def _delete_buckets(args: argparse.Namespace, clients: object | None = None) -> 
     return EXIT_OK
 
 
-def _print_progress(result: FileResult, done: int, total: int) -> None:
+def print_progress(result: FileResult, done: int, total: int) -> None:
     print(f"  [{done}/{total}] {result.key}: {result.status}", file=sys.stderr, flush=True)
 
 
@@ -483,5 +414,7 @@ def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
         print(result.notification.message.rstrip(), file=out)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m pipeline.cli: run the module's one copy, which cli_stack imports too
+    from pipeline import cli
+
+    sys.exit(cli.main())
