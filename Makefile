@@ -9,7 +9,7 @@ LINT_INSTALLED := $(LINT_VENV)/.installed
 PYTHON313 ?= $(shell for p in $$(ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null) \
 	$$(command -v python3.13); do "$$p" --version >/dev/null 2>&1 && echo "$$p" && break; done)
 
-.PHONY: demo test lint build bench fixtures graph clean print-python313
+.PHONY: demo test lint build bench fixtures graph clean print-python313 local-invoke
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ lint: $(LINT_INSTALLED)  ## cfn-lint, sam validate --lint, checkov: all must be 
 build: $(LINT_INSTALLED)  ## sam build for python3.13 arm64 (needs python3.13)
 	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 on PATH"; exit 1; }
 	PATH="$$(dirname $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(LINT_VENV)/bin/sam build --cached --parallel
+
+# AWS's Lambda base image for the functions, and the stand-in that scripts/standin-lambda-image builds
+# on a machine that cannot pull it (tests/sam_local uses AWS's when both are there).
+LAMBDA_IMAGE := public.ecr.aws/lambda/python:3.13-arm64
+STANDIN_IMAGE := file-pipeline/standin-lambda-python:3.13-arm64
+
+local-invoke: $(INSTALLED) $(LINT_INSTALLED)  ## sam build, then every `sam local invoke` line of the README, checked (needs Docker)
+	@if docker info >/dev/null 2>&1 && ! docker image inspect $(LAMBDA_IMAGE) >/dev/null 2>&1 \
+		&& ! docker image inspect $(STANDIN_IMAGE) >/dev/null 2>&1; then \
+		docker pull --platform linux/arm64 $(LAMBDA_IMAGE); fi
+	SAM_LOCAL_REQUIRED=1 $(BIN)/python -m pytest tests/sam_local -v -s
 
 print-python313:
 	@echo $(PYTHON313)

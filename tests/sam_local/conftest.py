@@ -1,0 +1,61 @@
+"""Fixtures for tests/sam_local: the SAM CLI with Docker and a Lambda base image, one `sam build`
+per session, and a local AWS endpoint per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline.template import load_template
+from tests.conftest import ROOT, SAMPLES, TEMPLATE
+from tests.sam_local.aws_endpoint import AwsEndpoint, Landing, StoredObject
+from tests.sam_local.sam_cli import SamLocal, Toolchain, Unavailable
+
+FIXTURE_BUCKET = "file-pipeline-landing-example"
+FIXTURE_VERSION_ID = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
+FIXTURE_BODY = b"hello\n"
+"""Its MD5 is the ETag the fixtures announce (b1946ac9...), which check_ext compares."""
+IDEMPOTENCY_TABLE = "IdempotencyTable"
+"""`sam local` resolves !Ref IdempotencyTable to the logical ID."""
+
+
+@pytest.fixture(scope="session")
+def sam_local() -> SamLocal:
+    """Skips every test here when Docker, the SAM CLI, python3.13 or a Lambda base image is missing;
+    fails instead under SAM_LOCAL_REQUIRED=1 (CI and `make local-invoke`, where all must be there)."""
+    try:
+        toolchain = Toolchain.find(ROOT)
+    except Unavailable as missing:
+        if os.environ.get("SAM_LOCAL_REQUIRED") == "1":
+            pytest.fail(f"sam local invoke cannot run: {missing}")
+        pytest.skip(f"sam local invoke cannot run: {missing}")
+    sam = SamLocal(toolchain, ROOT)
+    sam.build()
+    return sam
+
+
+def idempotency_table() -> dict:
+    """The template's IdempotencyTable, as create_table arguments."""
+    properties = load_template(TEMPLATE)["Resources"][IDEMPOTENCY_TABLE]["Properties"]
+    return {"TableName": IDEMPOTENCY_TABLE, "BillingMode": properties["BillingMode"],
+            "AttributeDefinitions": properties["AttributeDefinitions"], "KeySchema": properties["KeySchema"]}
+
+
+LANDING = Landing(
+    bucket=FIXTURE_BUCKET,
+    objects=(
+        StoredObject("daily/sales.csv", (SAMPLES / "sales.csv").read_bytes()),  # events/process-csv.json
+        # events/eventbridge-encoded-key.json announces "daily/my+file.CSV" at this version and ETag.
+        StoredObject("daily/my file.CSV", FIXTURE_BODY, version_id=FIXTURE_VERSION_ID),
+    ),
+    tables=(idempotency_table(),),
+)
+
+
+@pytest.fixture
+def endpoint(sam_local, tmp_path) -> Iterator[AwsEndpoint]:
+    """A fresh endpoint holding what the fixtures announce, for one test."""
+    with AwsEndpoint(sam_local.toolchain.host_address, LANDING, tmp_path / "moto.log", ROOT) as started:
+        yield started
