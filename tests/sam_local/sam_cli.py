@@ -53,16 +53,16 @@ class Toolchain:
 
     @classmethod
     def find(cls, root: Path) -> Toolchain:
-        sam = Path(os.environ.get("SAM_CLI") or root / ".venv-lint" / "bin" / "sam")
-        if not sam.exists():
-            raise Unavailable(f"no SAM CLI at {sam}: `make .venv-lint/.installed` (or `make lint`) installs "
-                              "the pinned one there; SAM_CLI=path picks another")
         if shutil.which("docker") is None:
             raise Unavailable("Docker is not installed (no `docker` command)")
         daemon = _run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=30)
         if daemon.returncode != 0:
             reason = (daemon.stderr.strip().splitlines() or ["no answer"])[-1]
             raise Unavailable(f"the Docker daemon does not answer: {reason}")
+        sam = Path(os.environ.get("SAM_CLI") or root / ".venv-lint" / "bin" / "sam")
+        if not sam.exists():
+            raise Unavailable(f"no SAM CLI at {sam}: `make .venv-lint/.installed` (or `make lint`) installs "
+                              "the pinned one there; SAM_CLI=path picks another")
         python313 = os.environ.get("PYTHON313") or _run(
             ["make", "--no-print-directory", "-s", "print-python313"], cwd=root).stdout.strip()
         if not python313:
