@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from pipeline.driver import FileResult
 from pipeline.ledger import Seen, dead_letters, executions
 from pipeline.stack import PipelineStack
@@ -122,7 +124,6 @@ def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.s
     from pipeline.report import render_report
 
     pages = SitePages()
-    stop = threading.Event()
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -142,8 +143,11 @@ def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.s
             pages.page, pages.version = page, lambda: watcher.snapshot()[0]
             print(banner(cloud.endpoint, cloud.stack, cloud.clients.region), file=out, flush=True)
             try:
-                while not stop.is_set():
-                    watcher.poll()
+                while True:
+                    try:
+                        watcher.poll()
+                    except (BotoCoreError, ClientError) as error:  # the cloud is still up: say so, go on
+                        print(f"Offline cloud: could not read the pipeline's executions: {error}", file=out, flush=True)
                     time.sleep(poll_s)
             except KeyboardInterrupt:
                 print("\nStopping the offline cloud...", file=out, flush=True)
