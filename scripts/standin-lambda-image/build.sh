@@ -10,8 +10,8 @@
 # to SAM with --invoke-image.
 #
 # Usage: bash scripts/standin-lambda-image/build.sh [--rebuild]
-#   Reuses the image when one built from this same recipe exists (building takes about 5 minutes,
-#   4 of them debootstrap's emulated second stage); --rebuild builds it anyway.
+#   Reuses the image when one built from this same recipe exists (building takes 5 to 8 minutes,
+#   most of them debootstrap's emulated second stage); --rebuild builds it anyway.
 # Needs: root, debootstrap, a running dockerd, binfmt_misc with qemu-aarch64 (flag F) on a
 # non-arm64 host, a Debian mirror (MIRROR), PyPI, and python3.13 (PYTHON313, default: the one the
 # Makefile finds) to compile the runtime's .pyc files with the same bytecode as trixie's 3.13.
@@ -57,7 +57,7 @@ CONTEXT=$WORK/context
 ROOTFS=$WORK/rootfs
 mkdir -p "$CONTEXT/runtime"
 
-step "debootstrap $SUITE arm64 (minbase, python3, ca-certificates): about 4 minutes under qemu"
+step "debootstrap $SUITE arm64 (minbase, python3, ca-certificates): 4 to 6 minutes under qemu"
 started=$SECONDS
 if ! debootstrap --arch=arm64 --variant=minbase --include=python3,ca-certificates \
      "$SUITE" "$ROOTFS" "$MIRROR" > "$WORK/debootstrap.log" 2>&1; then

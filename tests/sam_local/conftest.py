@@ -4,14 +4,15 @@ per session, and a local AWS endpoint per test."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from pipeline.template import load_template
 from tests.conftest import ROOT, SAMPLES, TEMPLATE
 from tests.sam_local.aws_endpoint import AwsEndpoint, Landing, StoredObject
-from tests.sam_local.sam_cli import SamLocal, Toolchain, Unavailable
+from tests.sam_local.sam_cli import AWS_IMAGE, SamLocal, Toolchain, Unavailable
 
 FIXTURE_BUCKET = "file-pipeline-landing-example"
 FIXTURE_VERSION_ID = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
@@ -32,8 +33,27 @@ def sam_local() -> SamLocal:
             pytest.fail(f"sam local invoke cannot run: {missing}")
         pytest.skip(f"sam local invoke cannot run: {missing}")
     sam = SamLocal(toolchain, ROOT)
+    started = time.monotonic()
     sam.build()
+    CHECKED.append(f"sam build: {time.monotonic() - started:.0f} s; base image: {toolchain.invoke_image or AWS_IMAGE}")
     return sam
+
+
+CHECKED: list[str] = []
+"""One line per check that passed, printed at the end of the run, so that CI's log shows what ran
+and what came back."""
+
+
+@pytest.fixture
+def checked() -> Callable[[str], None]:
+    return CHECKED.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if CHECKED:
+        terminalreporter.section("sam local invoke: what ran and what came back")
+        for line in CHECKED:
+            terminalreporter.write_line(line)
 
 
 def idempotency_table() -> dict:

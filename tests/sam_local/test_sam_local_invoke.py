@@ -47,23 +47,24 @@ README_LINES = invoke_lines(ROOT / "README.md")
 FIXTURE_ETAG = "b1946ac92492d2347c6235b4d2611184"
 
 
-def landed(key: str, *, size: int, event_source: str = "S3 EventBridge", event_key: str | None = None,
-           key_form: str = "unambiguous", etag: str | None = FIXTURE_ETAG,
+def landed(key: str, file_extension: str, *, size: int, event_source: str = "S3 EventBridge",
+           event_key: str | None = None, key_form: str = "unambiguous", etag: str | None = FIXTURE_ETAG,
            event_time: str = "2026-11-02T09:30:00Z") -> dict:
     """What Check File Extension returns for a fixture: written out here, not computed by its code."""
     name = key.rsplit("/", 1)[-1]
-    return {"bucket": FIXTURE_BUCKET, "key": key, "file_extension": name[name.rfind("."):].lower(), "size": size,
+    return {"bucket": FIXTURE_BUCKET, "key": key, "file_extension": file_extension, "size": size,
             "version_id": FIXTURE_VERSION_ID, "etag": etag, "event_source": event_source, "event_time": event_time,
             "display_name": name, "event_key": event_key or key, "key_form": key_form}
 
 
 CHECK_EXT_RESULTS = {
-    "events/eventbridge-csv.json": landed("daily/sales.csv", size=4096),
-    "events/eventbridge-txt.json": landed("daily/notes.txt", size=512),
-    "events/eventbridge-encoded-key.json": landed("daily/my file.CSV", size=2048, event_key="daily/my+file.CSV",
-                                                  key_form="decoded"),
-    "events/cloudtrail-csv.json": landed("daily/q1+q2 sales.csv", size=8192, event_source="CloudTrail", etag=None),
-    "events/s3-put.json": landed("daily/sales.csv", size=1024, event_source="S3 notification",
+    "events/eventbridge-csv.json": landed("daily/sales.csv", ".csv", size=4096),
+    "events/eventbridge-txt.json": landed("daily/notes.txt", ".txt", size=512),
+    "events/eventbridge-encoded-key.json": landed("daily/my file.CSV", ".csv", size=2048,
+                                                  event_key="daily/my+file.CSV", key_form="decoded"),
+    "events/cloudtrail-csv.json": landed("daily/q1+q2 sales.csv", ".csv", size=8192, event_source="CloudTrail",
+                                         etag=None),
+    "events/s3-put.json": landed("daily/sales.csv", ".csv", size=1024, event_source="S3 notification",
                                  event_time="2026-11-02T09:30:00.000Z"),
 }
 ROUTES = {  # where the state machine's Choice sends each result, and the error it names
@@ -117,28 +118,31 @@ def test_the_readme_invokes_each_fixture_once_with_a_function_of_the_template():
 
 
 @pytest.mark.parametrize("line", README_LINES, ids=lambda line: line.event.removeprefix("events/"))
-def test_sam_local_invoke(line, sam_local, endpoint, tmp_path):
+def test_sam_local_invoke(line, sam_local, endpoint, tmp_path, checked):
     env_vars = sam_local.endpoint_env_vars(endpoint.url, tmp_path)
     if line.function == "RandomFailureFunction":
-        check_process_csv(line, sam_local, endpoint, env_vars)
+        check_process_csv(line, sam_local, endpoint, env_vars, checked)
         return
     before = len(endpoint.requests())
     invocation = sam_local.invoke(line.argv, env_vars)
-    print(f"{line.text}: {invocation.seconds:.1f} s")
-    assert invocation.payload == CHECK_EXT_RESULTS[line.event]
-    assert route(invocation.payload) == ROUTES[line.event]
+    result = invocation.payload
+    assert result == CHECK_EXT_RESULTS[line.event]
+    target, error = route(result)
+    assert (target, error) == ROUTES[line.event]
     # Only a key that reads differently form-decoded makes check_ext ask the bucket.
     asked = endpoint.requests()[before:]
     assert asked == ([HEAD_ENCODED_KEY] if line.event == "events/eventbridge-encoded-key.json" else [])
+    checked(f"{line.text}: {result['bucket']}/{result['key']} {result['file_extension']} ({result['event_source']}, "
+            f"key form {result['key_form']}, HeadObject calls: {len(asked)}) -> {target}"
+            f"{f' ({error})' if error else ''}; {invocation.seconds:.1f} s")
 
 
-def check_process_csv(line, sam_local, endpoint, env_vars):
+def check_process_csv(line, sam_local, endpoint, env_vars, checked):
     """The first delivery reads the object and records its summary; the second, of the same object
     version, gets that record back (processed_by names the first request) without reading again."""
     first = sam_local.invoke(line.argv, env_vars)
     read_after_first = endpoint.requests().count(f"GET /{FIXTURE_BUCKET}/daily/sales.csv HTTP/1.1")
     second = sam_local.invoke(line.argv, env_vars)
-    print(f"{line.text}: {first.seconds:.1f} s, again {second.seconds:.1f} s")
     assert first.payload == {**sales_summary(), "processed_by": first.request_id}
     assert second.payload == first.payload
     assert second.request_id != first.request_id
@@ -147,9 +151,14 @@ def check_process_csv(line, sam_local, endpoint, env_vars):
     (record,) = endpoint.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
     assert record["status"]["S"] == "COMPLETED"
     assert json.loads(record["data"]["S"]) == first.payload
+    summary = first.payload
+    checked(f"{line.text}: {summary['bucket']}/{summary['key']}: {summary['rows']} rows, {summary['columns']} columns, "
+            f"{summary['bytes']} bytes, processed_by {summary['processed_by']}; {first.seconds:.1f} s. Again: the "
+            f"recorded result, object not read again; {second.seconds:.1f} s")
 
 
-def test_an_encoded_key_whose_announced_version_is_not_in_the_bucket_is_an_ObjectNotFoundError(sam_local, tmp_path):
+def test_an_encoded_key_whose_announced_version_is_not_in_the_bucket_is_an_ObjectNotFoundError(sam_local, tmp_path,
+                                                                                             checked):
     (line,) = [line for line in README_LINES if line.event == "events/eventbridge-encoded-key.json"]
     # The key is there, but at a version S3 assigned, not the one the event announces.
     landing = Landing(bucket=FIXTURE_BUCKET, objects=(StoredObject("daily/my file.CSV", FIXTURE_BODY),))
@@ -162,9 +171,11 @@ def test_an_encoded_key_whose_announced_version_is_not_in_the_bucket_is_an_Objec
         f"'{FIXTURE_BUCKET}' at version '{FIXTURE_VERSION_ID}'")
     assert asked == [HEAD_ENCODED_KEY,
                      f"HEAD /{FIXTURE_BUCKET}/daily/my+file.CSV?versionId={FIXTURE_VERSION_ID} HTTP/1.1"]
+    checked(f"{line.text}, the announced version not in the bucket: {invocation.payload['errorType']} after "
+            f"{len(asked)} HeadObjects; {invocation.seconds:.1f} s")
 
 
-def test_start_lambda_answers_boto3_invoke_from_warm_containers(sam_local, endpoint, tmp_path):
+def test_start_lambda_answers_boto3_invoke_from_warm_containers(sam_local, endpoint, tmp_path, checked):
     env_vars = sam_local.endpoint_env_vars(endpoint.url, tmp_path)
     log = tmp_path / "start-lambda.log"
     calls = [("CheckExtFunction", "events/eventbridge-csv.json"),
@@ -181,8 +192,6 @@ def test_start_lambda_answers_boto3_invoke_from_warm_containers(sam_local, endpo
             started = time.monotonic()
             response = lambda_.invoke(FunctionName=function, Payload=(ROOT / event).read_bytes())
             answers.append((response, json.loads(response["Payload"].read()), time.monotonic() - started))
-    print("start-lambda: " + ", ".join(f"{function} {event.removeprefix('events/')} {seconds * 1000:.0f} ms"
-                                       for (function, event), (_, _, seconds) in zip(calls, answers)))
     for (function, event), (response, payload, _) in zip(calls, answers):
         assert response["StatusCode"] == 200 and "FunctionError" not in response, (function, event, payload)
     payloads = [payload for _, payload, _ in answers]
@@ -196,6 +205,9 @@ def test_start_lambda_answers_boto3_invoke_from_warm_containers(sam_local, endpo
                            ("RandomFailureFunction", True)]
     seconds = [s for _, _, s in answers]
     assert seconds[2] < seconds[0] and seconds[4] < seconds[3]
+    checked("sam local start-lambda --warm-containers LAZY, boto3 invoke: " + ", ".join(
+        f"{function} {event.removeprefix('events/')} {'cold' if n in (0, 3) else 'warm'} {s * 1000:.0f} ms"
+        for n, ((function, event), s) in enumerate(zip(calls, seconds))))
 
 
 def log_records(text: str) -> list[dict]:
