@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=4599, help="port to listen on (default 4599; 0 takes a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--empty", action="store_true",
+                       help="start with no stack, for `sam deploy` to create one (see the README's rehearsal)")
     add_offline_options(serve)
     status = commands.add_parser(
         "status",
@@ -148,6 +150,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.parameter_overrides = [word for word in args.parameter_overrides if word not in files]
         if args.command == "serve" and args.files:
             parser.error(f"unrecognized arguments: {' '.join(args.files)}")
+        if args.command == "serve" and args.empty and args.parameter_overrides:
+            parser.error("--empty starts with no stack: give the parameters to `sam deploy --parameter-overrides`")
         if args.command == "run" and not args.files:
             parser.error("the following arguments are required: FILE")
     return args
@@ -289,6 +293,8 @@ def _offline_deployment(args: argparse.Namespace, **options: object):  # noqa: A
         faults = [Fault.parse(text) for text in args.inject]
     except FaultSyntaxError as error:
         raise UsageError(f"--inject {error}") from None
+    if getattr(args, "empty", False):
+        return LocalCloud.start(time_scale=args.time_scale, faults=faults, eventbridge_key_form=args.key_form, **options)
     return LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
                              eventbridge_key_form=args.key_form, **options)
 

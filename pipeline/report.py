@@ -44,10 +44,10 @@ def write_report(path: Path, results: Sequence[FileResult], graph: StateGraph, *
     path.write_text(render_report(results, graph, source=source, invocations=invocations), encoding="utf-8")
 
 
-def render_report(results: Sequence[FileResult], graph: StateGraph, *, source: str, invocations: Sequence[Any] = (),
+def render_report(results: Sequence[FileResult], graph: StateGraph | None, *, source: str, invocations: Sequence[Any] = (),
                   live_version: int | None = None) -> str:
     """The report page; with live_version, a page of `pipeline serve` that follows new results
-    without a reload (it asks the server for its version every second)."""
+    without a reload (it asks the server for its version every second). No graph: no stack yet."""
     by_digest: dict[str, list[Any]] = collections.defaultdict(list)
     for invocation in invocations:
         by_digest[invocation.payload_digest].append(invocation)
@@ -67,7 +67,7 @@ def render_report(results: Sequence[FileResult], graph: StateGraph, *, source: s
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         summary=summary,
         unaccounted=sum(not result.accounted_for for result in results),
-        graph=graph.svg("overview-graph"),
+        graph=graph.svg("overview-graph") if graph else '<p class="hint">No stack is deployed yet.</p>',
         sections="\n".join(sections),
         # Inside <script> entities are not decoded: keep the JSON raw, and never let it close the tag.
         paths=json.dumps({str(n): _path_payload(r) for n, r in enumerate(results)}).replace("</", "<\\/"),
@@ -99,7 +99,7 @@ def _file_section(number: int, result: FileResult, graph: StateGraph, by_digest:
     if result.reason:
         parts.append(_fact("Reason", result.reason))
     parts.append("</dl>")
-    if per_file_graph and result.visits:
+    if per_file_graph and result.visits and graph is not None:
         parts.append(f'<div class="graph">{graph.svg(f"graph-{number}", highlight_for(result))}</div>')
     if result.visits:
         parts.append('<table class="history"><thead><tr><th>State</th><th>Attempts</th><th>Errors</th>'

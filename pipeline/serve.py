@@ -29,7 +29,7 @@ class Watcher:
     """Finds each execution that has ended since the server started, and each event that reached
     the dead-letter queue, once; keeps them in order for the live page."""
 
-    def __init__(self, clients: Any, stack: PipelineStack, on_file: Callable[[FileResult], None],
+    def __init__(self, clients: Any, stack: Callable[[], PipelineStack | None], on_file: Callable[[FileResult], None],
                  dead_letter_every_s: float = 1.0):
         self._clients = clients
         self._stack = stack
@@ -43,11 +43,14 @@ class Watcher:
         self.version = 0
 
     def poll(self) -> None:
-        found: list[Seen] = [seen for seen in executions(self._clients, self._stack, self._since, skip=self._reported)
+        stack = self._stack()  # the stack deployed now: `sam deploy` may create, update or delete it
+        if stack is None:
+            return
+        found: list[Seen] = [seen for seen in executions(self._clients, stack, self._since, skip=self._reported)
                              if seen.result.status != "RUNNING"]
         if time.monotonic() - self._last_dead_letter_look >= self._dead_letter_every_s:
             self._last_dead_letter_look = time.monotonic()
-            found += [letter for letter in dead_letters(self._clients, self._stack)
+            found += [letter for letter in dead_letters(self._clients, stack)
                       if f"dead-letter:{letter.message_id}" not in self._reported]
         for seen in reversed(found):  # oldest first
             self._reported.add(seen.result.execution_arn or f"dead-letter:{seen.message_id}")
@@ -92,19 +95,36 @@ def _answer(start_response: Callable[..., Any], content_type: str, text: str) ->
     return [body]
 
 
-def banner(endpoint: str, stack: PipelineStack, region: str) -> str:
+def banner(endpoint: str, stack: PipelineStack | None, region: str) -> str:
     key, secret = CREDENTIALS
-    return "\n".join([
-        f"Offline cloud: stack {stack.name} is running at {endpoint}",
-        f"  landing bucket: {stack.bucket}",
+    lines = [f"Offline cloud: stack {stack.name} is running at {endpoint}" if stack
+             else f"Offline cloud: running at {endpoint}, with no stack yet"]
+    if stack:
+        lines.append(f"  landing bucket: {stack.bucket}")
+    lines += [
         f"  live page:      {endpoint}/",
-        "Point the AWS CLI and boto3 at it (in another shell):",
+        "Point the AWS CLI, boto3 and the SAM CLI at it (in another shell):",
         f"  export AWS_ENDPOINT_URL={endpoint}",
         f"  export AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION={region}",
-        f"  aws s3 cp samples/sales.csv s3://{stack.bucket}/daily/sales.csv",
-        f"  .venv/bin/pipeline status --stack {stack.name}",
-        "Files are shown below as they finish. Ctrl-C stops the cloud.",
-    ])
+    ]
+    if stack:
+        lines += [f"  aws s3 cp samples/sales.csv s3://{stack.bucket}/daily/sales.csv",
+                  f"  .venv/bin/pipeline status --stack {stack.name}",
+                  "Files are shown below as they finish. Ctrl-C stops the cloud."]
+    else:
+        lines += ["  sam build && sam deploy --guided",
+                  "Stacks and files are shown below as they are deployed and as they finish. Ctrl-C stops the cloud."]
+    return "\n".join(lines)
+
+
+def stack_line(stack: PipelineStack | None, previous: PipelineStack | None) -> str:
+    """What serve prints when CloudFormation has created, updated or deleted the pipeline stack."""
+    at = datetime.now().strftime("%H:%M:%S")
+    if stack is None:
+        return f"[{at}] stack {previous.name if previous else '?'} deleted: the pipeline no longer runs"
+    verb = "updated" if previous is not None and previous.name == stack.name else "deployed"
+    return (f"[{at}] stack {stack.name} {verb}: upload to s3://{stack.bucket}/ "
+            f"(aws s3 cp samples/sales.csv s3://{stack.bucket}/daily/sales.csv)")
 
 
 def describe(result: FileResult, out: TextIO) -> None:
@@ -132,18 +152,24 @@ def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.s
     previous = {signum: signal.signal(signum, interrupted) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         with deploy(pages) as cloud:
-            watcher = Watcher(cloud.clients, cloud.stack, lambda result: describe(result, out))
-            graph = StateGraph.from_template(cloud.packaged.source)
+            watcher = Watcher(cloud.clients, lambda: cloud.stack, lambda result: describe(result, out))
+            drawn: list[Any] = [None, None]  # the deployed template, and its state machine's graph
 
             def page() -> str:
                 version, results = watcher.snapshot()
-                return render_report(results, graph, source=f"pipeline serve, {template}, at {cloud.endpoint}",
+                if cloud.packaged is not drawn[0]:
+                    drawn[:] = [cloud.packaged, cloud.packaged and StateGraph.from_template(cloud.packaged.source)]
+                return render_report(results, drawn[1], source=f"pipeline serve, {template}, at {cloud.endpoint}",
                                      invocations=cloud.runtime.reports, live_version=version)
 
-            pages.page, pages.version = page, lambda: watcher.snapshot()[0]
+            pages.page, pages.version = page, lambda: watcher.snapshot()[0] + cloud.deployments
             print(banner(cloud.endpoint, cloud.stack, cloud.clients.region), file=out, flush=True)
+            shown, shown_deployments = cloud.stack, cloud.deployments
             try:
                 while True:
+                    if cloud.deployments != shown_deployments:
+                        print(stack_line(cloud.stack, shown), file=out, flush=True)
+                        shown, shown_deployments = cloud.stack, cloud.deployments
                     try:
                         watcher.poll()
                     except (BotoCoreError, ClientError) as error:  # the cloud is still up: say so, go on

@@ -50,13 +50,20 @@ for _tag, _function in SHORT_FORM_TAGS.items():
 
 def load_template(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TemplateError(f"template not found: {path}") from None
+    return parse_template(text, str(path))
+
+
+def parse_template(text: str, name: str = "the template") -> dict[str, Any]:
+    """A template's text (YAML with short forms, or JSON) as a document with long-form intrinsics."""
+    try:
+        document = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise TemplateError(f"{path} is not valid YAML: {exc}") from None
+        raise TemplateError(f"{name} is not valid YAML: {exc}") from None
     if not isinstance(document, dict) or "Resources" not in document:
-        raise TemplateError(f"{path} is not a CloudFormation/SAM template (no Resources)")
+        raise TemplateError(f"{name} is not a CloudFormation/SAM template (no Resources)")
     return document
 
 

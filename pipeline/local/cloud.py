@@ -18,6 +18,7 @@ import os
 import random
 import re
 import string
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -28,7 +29,10 @@ from typing import TYPE_CHECKING, Any
 from pipeline.clients import Clients
 from pipeline.local import alarms as cloudwatch_alarms
 from pipeline.local.access import AccessControl, from_template, table_encryption
-from pipeline.local.deploy_rules import DeployContext, check as deploy_refusals
+from pipeline.local.change_sets import (
+    Processed, StackRecords, ValidationError, present, process as process_template, resolve_parameters,
+)
+from pipeline.local.deploy_rules import DeployContext, Refusal, check as deploy_refusals
 from pipeline.local.gatekeeper import Gatekeeper
 from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
@@ -72,25 +76,33 @@ class NotEmulated:
 
 
 class LocalCloud:
-    """A deployed stack in the offline cloud, with boto3 clients that reach it."""
+    """The offline cloud, and the pipeline stack deployed in it (if any), with boto3 clients that reach it."""
 
-    def __init__(self, clients: Clients, stack: PipelineStack, packaged: PackagedTemplate,
-                 runtime: LambdaRuntime, bus: EventBus, clock: ScaledClock,
-                 not_emulated: list[NotEmulated], faults: FaultPlan, services: dict[str, ServiceProcess],
-                 access: AccessControl, alarms: cloudwatch_alarms.Alarms, layer: PlainLayer):
+    def __init__(self, clients: Clients, runtime: LambdaRuntime, bus: EventBus, clock: ScaledClock,
+                 faults: FaultPlan, services: dict[str, ServiceProcess], layer: PlainLayer, core: Any,
+                 gatekeeper: Gatekeeper, tasks: TaskAuthority, exits: ExitStack, code_root: Path):
         self.clients = clients
-        self.stack = stack
-        self.packaged = packaged
         self.runtime = runtime
         self.bus = bus
         self.clock = clock
-        self.not_emulated = not_emulated
         self.faults = faults
         self.services = services
-        self.access = access
-        self.alarms = alarms
         self.layer = layer
         self.endpoint = ""  # where AWS clients reach the cloud
+        self.stack: PipelineStack | None = None  # the pipeline stack the cloud runs, once one is deployed
+        self.packaged: PackagedTemplate | None = None
+        self.not_emulated: list[NotEmulated] = []
+        self.access = AccessControl(ACCOUNT_ID, clients.region)
+        self.alarms = cloudwatch_alarms.Alarms([], self.access, lambda *_: None)
+        self._core = core
+        self._gatekeeper = gatekeeper
+        self._tasks = tasks
+        self._exits = exits
+        self._code_root = code_root
+        self._running = False
+        self._moved_tables: list[str] = []
+        self.deployments = 0  # stacks applied or withdrawn so far (pipeline serve says when it changes)
+        self.records = StackRecords()  # what CloudFormation was given for each stack (moto_change_sets)
 
     def processes(self) -> dict[str, list[int]]:
         """The offline cloud's processes by role: its own, its service processes, and the
@@ -110,6 +122,42 @@ class LocalCloud:
         parameter_overrides: dict[str, str] | Sequence[str] = (),
         *,
         stack_name: str = "file-pipeline",
+        **options: Any,
+    ) -> Iterator[LocalCloud]:
+        """Deploy the template offline, for the length of the block (options: those of start).
+
+        As `sam deploy` would: packaged, transformed, created by CloudFormation; DeployRefused when
+        AWS would refuse the template, a TemplateError when it is not a file pipeline."""
+        if not STACK_NAME.fullmatch(stack_name):  # CloudFormation API Reference, CreateStack: StackName
+            raise DeployRefused(f"stack name {stack_name!r}: ValidationException: a stack name starts with a letter, "
+                                "holds only letters, digits and hyphens, and has at most 128 characters")
+        overrides = (
+            dict(parameter_overrides) if isinstance(parameter_overrides, dict)
+            else parse_parameter_overrides(list(parameter_overrides))
+        )
+        with cls.start(**options) as cloud:
+            packaged = package(Path(template), overrides, CODE_BUCKET, cloud.clients.region)
+            try:
+                parameters = resolve_parameters(packaged.cloudformation.get("Parameters", {}), [
+                    {"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()], None)
+            except ValidationError as error:
+                raise TemplateError(f"{packaged.source.name}: ValidationError: {error}") from None
+            skipped_types, names = _create_stack(cloud.clients, packaged, stack_name, parameters)
+            refusals = cloud.apply(stack_name, packaged, skipped_types)
+            if refusals:
+                raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
+                                    + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
+            # As if submitted to CloudFormation: a later `sam deploy` to the stack is an update of it.
+            stack_id = cloud.clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
+            cloud.records.current[stack_id] = Processed(packaged.source.read_text(encoding="utf-8"), parameters,
+                                                        packaged.cloudformation, packaged, names)
+            yield cloud
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls,
+        *,
         time_scale: float = 1.0,
         region: str = "us-east-1",
         max_environments: int = 4,
@@ -121,7 +169,8 @@ class LocalCloud:
         port: int = 0,
         front: Callable[[Any], Any] | None = None,
     ) -> Iterator[LocalCloud]:
-        """Deploy the template offline, for the length of the block.
+        """The offline cloud with no stack, for the length of the block: CloudFormation deploys into
+        it as into AWS (deploy, or `sam deploy` at its endpoint through `pipeline serve`).
 
         eventbridge_key_form says how S3 EventBridge events carry the key, "form" (encoded) or
         "raw": AWS does not document which (see pipeline.events.s3_object_created).
@@ -136,18 +185,10 @@ class LocalCloud:
 
         core = load_core()
         layer = layer or select_layer(fast)
-        if not STACK_NAME.fullmatch(stack_name):  # CloudFormation API Reference, CreateStack: StackName
-            raise DeployRefused(f"stack name {stack_name!r}: ValidationException: a stack name starts with a letter, "
-                                "holds only letters, digits and hyphens, and has at most 128 characters")
-        overrides = (
-            dict(parameter_overrides) if isinstance(parameter_overrides, dict)
-            else parse_parameter_overrides(list(parameter_overrides))
-        )
         with ExitStack() as stack:
-            dynamodb = layer.dynamodb_process()  # started first: it comes up while the template packages
+            dynamodb = layer.dynamodb_process()  # started first: it comes up while moto starts
             if dynamodb is not None:
                 stack.callback(dynamodb.close)
-            packaged = package(Path(template), overrides, CODE_BUCKET, region)
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
@@ -159,10 +200,16 @@ class LocalCloud:
             clients = layer.clients(Clients.offline(region), ACCOUNT_ID, region)
             runtime = LambdaRuntime(endpoint, region, max_environments)
             stack.callback(runtime.close)
+            code_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-deployed-code-")))
             plan = FaultPlan(list(faults))
             bus = EventBus(ACCOUNT_ID, region, clients, [], plan, layer.starter(ACCOUNT_ID, region))
             bus.key_form = eventbridge_key_form
-            clock = core.ScaledClock(time_scale)
+            bus.on_lost = lambda rule_name: _count_lost_event(clients, rule_name)
+            services = {"dynamodb": dynamodb} if dynamodb is not None else {}
+            tasks = TaskAuthority()
+            cloud = cls(clients, runtime, bus, core.ScaledClock(time_scale), plan, services, layer, core, gatekeeper,
+                        tasks, stack, code_root)
+            cloud.endpoint = endpoint
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:
                 fault = plan.take_lambda_fault(runtime.function(function_arn).logical_id)
@@ -177,21 +224,19 @@ class LocalCloud:
                 if plan.take("sns-failure"):
                     raise core.sns_internal_error()
 
-            alarms = cloudwatch_alarms.Alarms([], AccessControl(ACCOUNT_ID, region), lambda *_: None)  # until deployed
-
             def on_execution_end(state_machine_arn: str, status: str, duration_ms: float) -> None:
                 metrics = execution_metrics(state_machine_arn, status, duration_ms)
                 layer.publish_metrics(clients, ACCOUNT_ID, region, "AWS/States", metrics)
                 for metric in metrics:
-                    alarms.on_metric("AWS/States", metric["MetricName"],
-                                     {d["Name"]: d["Value"] for d in metric["Dimensions"]}, metric["Value"])
+                    cloud.alarms.on_metric("AWS/States", metric["MetricName"],
+                                           {d["Name"]: d["Value"] for d in metric["Dimensions"]}, metric["Value"])
 
-            tasks = TaskAuthority()
             try:
                 stack.enter_context(core.installed(
-                    invoke=invoke, on_object_write=bus.on_object_write, clock=clock, before_publish=before_publish,
-                    on_execution_end=on_execution_end, authorize_task=tasks, task_client=layer.task_client(invoke),
-                    after_execution_end=layer.after_execution_end,
+                    invoke=invoke, on_object_write=bus.on_object_write, clock=cloud.clock,
+                    before_publish=before_publish, on_execution_end=on_execution_end, authorize_task=tasks,
+                    task_client=layer.task_client(invoke), after_execution_end=layer.after_execution_end,
+                    deployments=cloud,
                 ))
             except MotoChanged as error:
                 raise unsupported(error) from None
@@ -200,56 +245,108 @@ class LocalCloud:
             except MotoChanged as error:  # only with the pinned moto, so a bug in the speed layer
                 raise RuntimeError(f"the speed layer no longer fits moto {PINNED_MOTO}: {error}; "
                                    "PIPELINE_OFFLINE_FAST=0 runs without it") from None
-            skipped_types = _create_stack(clients, packaged, stack_name, overrides)
-            try:
-                deployed = PipelineStack.discover(clients, stack_name)
-            except StackNotFoundError as error:
-                raise TemplateError(f"{packaged.source.name} deploys, but {error}") from None
-            resolver = TemplateResolver(packaged.cloudformation, packaged.parameters, deployed.resources,
-                                        region, ACCOUNT_ID, stack_name)
-            not_emulated = [
-                NotEmulated(logical_id, resource["Type"])
-                for logical_id, resource in packaged.cloudformation["Resources"].items()
-                if resource["Type"] in skipped_types - EMULATED_HERE and resolver.condition(resource.get("Condition"))
-                and not (resource["Type"] == "AWS::CloudWatch::Alarm"
-                         and cloudwatch_alarms.emulated(resolver.resolve(resource.get("Properties", {}))))
-            ]
-            access = from_template(packaged.cloudformation, resolver, ACCOUNT_ID, region, core.aws_managed_policy)
-            refusals = deploy_refusals(DeployContext(packaged.cloudformation, resolver, access, stack_name))
-            if refusals:
-                raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
-                                    + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
-            gatekeeper.use(access)
-
-            def publish_alarm(topic: str, subject: str, message: str) -> None:
-                with plan.spared():  # an injected sns-failure is for the state machine's Notify task
-                    clients.sns.publish(TopicArn=topic, Subject=subject, Message=message)
-
-            alarms = cloudwatch_alarms.from_template(
-                packaged.cloudformation, resolver, access, publish_alarm,
-                lambda logical_id: generated_name(stack_name, logical_id, 255))
-            tasks.access = access
-            bus.access = access
-            bus.on_lost = lambda rule_name: _count_lost_event(clients, rule_name)
-            _complete_buckets(clients, packaged, resolver)
-            _apply_substitutions(clients, packaged, resolver)
-            if dynamodb is not None:
-                clients.endpoints["dynamodb"] = dynamodb.endpoint
-                _move_tables(clients, dynamodb.endpoint, packaged, resolver)
-                runtime.use_endpoint("dynamodb", dynamodb.endpoint)
-            else:
-                _complete_tables(clients.dynamodb, packaged, resolver, set_encryption=core.set_table_encryption)
-            bus.trails.extend(_trails(packaged, resolver))
-            for spec in _function_specs(clients, packaged, deployed, access):
-                runtime.register(spec)
-            if dynamodb is not None:
-                dynamodb.use_access_control(access)  # with the functions' credentials
-            stack.enter_context(layer.running())
-            services = {"dynamodb": dynamodb} if dynamodb is not None else {}
-            cloud = cls(clients, deployed, packaged, runtime, bus, clock, not_emulated, plan, services, access,
-                        alarms, layer)
-            cloud.endpoint = endpoint
             yield cloud
+
+    def apply(self, stack_name: str, packaged: PackagedTemplate, skipped_types: set[str]) -> list[Refusal]:
+        """Run the pipeline stack CloudFormation has just created or updated: its functions, rules,
+        trails, alarms and permissions take effect. Returns what AWS would refuse instead (and then
+        changes nothing); a TemplateError if the stack is not a file pipeline."""
+        clients, region = self.clients, self.clients.region
+        try:
+            deployed = PipelineStack.discover(clients, stack_name)
+        except StackNotFoundError as error:
+            raise TemplateError(f"{packaged.source.name} deploys, but {error}") from None
+        resolver = TemplateResolver(packaged.cloudformation, packaged.parameters, deployed.resources,
+                                    region, ACCOUNT_ID, stack_name)
+        not_emulated = [
+            NotEmulated(logical_id, resource["Type"])
+            for logical_id, resource in packaged.cloudformation["Resources"].items()
+            if resource["Type"] in skipped_types - EMULATED_HERE and resolver.condition(resource.get("Condition"))
+            and not (resource["Type"] == "AWS::CloudWatch::Alarm"
+                     and cloudwatch_alarms.emulated(resolver.resolve(resource.get("Properties", {}))))
+        ]
+        access = from_template(packaged.cloudformation, resolver, ACCOUNT_ID, region, self._core.aws_managed_policy)
+        refusals = deploy_refusals(DeployContext(packaged.cloudformation, resolver, access, stack_name))
+        if refusals:
+            return refusals
+        self._gatekeeper.use(access)
+
+        def publish_alarm(topic: str, subject: str, message: str) -> None:
+            with self.faults.spared():  # an injected sns-failure is for the state machine's Notify task
+                clients.sns.publish(TopicArn=topic, Subject=subject, Message=message)
+
+        self.alarms = cloudwatch_alarms.from_template(
+            packaged.cloudformation, resolver, access, publish_alarm,
+            lambda logical_id: generated_name(stack_name, logical_id, 255))
+        self._tasks.access = access
+        self.bus.access = access
+        _complete_buckets(clients, packaged, resolver)
+        _apply_substitutions(clients, packaged, resolver)
+        dynamodb = self.services.get("dynamodb")
+        if dynamodb is not None:
+            clients.endpoints["dynamodb"] = dynamodb.endpoint
+            _move_tables(clients, dynamodb.endpoint, packaged, resolver)
+            self.runtime.use_endpoint("dynamodb", dynamodb.endpoint)
+        else:
+            _complete_tables(clients.dynamodb, packaged, resolver, set_encryption=self._core.set_table_encryption)
+        self.bus.trails[:] = _trails(packaged, resolver)
+        # Every environment of the previous deployment goes: its credentials belong to that one.
+        self.runtime.replace(_function_specs(clients, packaged, deployed, access))
+        if dynamodb is not None:
+            dynamodb.use_access_control(access)  # with the functions' credentials
+            self._moved_tables = [name for name, _ in _tables(packaged, resolver)]
+        self.access, self.stack, self.packaged, self.not_emulated = access, deployed, packaged, not_emulated
+        self.deployments += 1
+        if not self._running:
+            self._exits.enter_context(self.layer.running())
+            self._running = True
+        return []
+
+    def withdraw(self, stack_name: str) -> None:
+        """Stop running the pipeline stack (before CloudFormation deletes it): no function, trail,
+        alarm or permission of it is left in effect."""
+        if self.stack is None or self.stack.name != stack_name:
+            return
+        self.runtime.replace([])
+        self.bus.trails[:] = []
+        dynamodb = self.services.get("dynamodb")
+        if dynamodb is not None:  # the tables moved there go with the stack (moto deletes its own)
+            target = self.clients.session.client("dynamodb", endpoint_url=dynamodb.endpoint)
+            for name in self._moved_tables:
+                target.delete_table(TableName=name)
+            self._moved_tables = []
+        self.access = AccessControl(ACCOUNT_ID, self.clients.region)
+        self.alarms = cloudwatch_alarms.Alarms([], self.access, lambda *_: None)
+        self._gatekeeper.use(self.access)
+        self._tasks.access = self.bus.access = self.access
+        self.stack = self.packaged = None
+        self.not_emulated = []
+        self.deployments += 1
+
+    # -- for `sam deploy` (pipeline.local.moto_change_sets) -------------------------------------
+
+    def process(self, body: str, parameters: dict[str, str], read: Any) -> Processed:
+        """A template submitted to CloudFormation, transformed, with its functions' code at hand."""
+        folder = self._code_root / f"deploy-{len(list(self._code_root.iterdir())) + 1}"
+        return process_template(body, parameters, self.clients.region, read, folder)
+
+    def moto_template(self, processed: Processed, stack_name: str, previous: Processed | None) -> dict[str, Any]:
+        if processed.package is None:
+            return processed.cloudformation
+        template = _for_moto(processed.cloudformation, stack_name, previous.names if previous else {})
+        # moto's update compares resources, not conditions: it gets only those whose condition holds.
+        template["Resources"] = {logical_id: template["Resources"][logical_id] for logical_id in present(
+            processed, (self.clients.region, ACCOUNT_ID, stack_name))}
+        processed.names = _generated_names(template)
+        return template
+
+    def apply_processed(self, stack_name: str, processed: Processed, skipped_types: set[str]) -> list[Refusal]:
+        if processed.package is None:  # no application to run (SAM's own artifacts stack, for one)
+            return []
+        if self.stack is not None and self.stack.name != stack_name:
+            raise TemplateError(f"the offline cloud runs one pipeline stack at a time, and {self.stack.name} "
+                                f"is deployed (sam delete --stack-name {self.stack.name} first)")
+        return self.apply(stack_name, processed.package, skipped_types)
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""
@@ -285,8 +382,10 @@ def _count_lost_event(clients: Clients, rule_name: str) -> None:
 
 
 def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
-                  overrides: dict[str, str]) -> set[str]:
-    """Create the stack in moto's CloudFormation; returns the resource types it skipped."""
+                  parameters: dict[str, str]) -> tuple[set[str], dict[str, str]]:
+    """Create the stack in moto's CloudFormation; returns the resource types it skipped and the
+    names given to its resources (_for_moto)."""
+    template = _for_moto(packaged.cloudformation, stack_name)
     clients.s3.create_bucket(Bucket=CODE_BUCKET)
     for function in packaged.functions.values():
         clients.s3.put_object(Bucket=CODE_BUCKET, Key=function.zip_key, Body=function.zip_bytes)
@@ -294,8 +393,8 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
         warnings.simplefilter("always")
         clients.cloudformation.create_stack(
             StackName=stack_name,
-            TemplateBody=json.dumps(_for_moto(packaged.cloudformation, stack_name)),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
     status = clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
@@ -305,21 +404,21 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
         str(warning.message).split("Tried to parse ", 1)[1].split(" but", 1)[0]
         for warning in caught
         if "Tried to parse" in str(warning.message)
-    }
+    }, _generated_names(template)
 
 
 # Name properties CloudFormation fills in when a template leaves them out, and their limits.
 GENERATED_NAMES = {"AWS::StepFunctions::StateMachine": ("StateMachineName", 80), "AWS::Events::Rule": ("Name", 64)}
 
 
-def _for_moto(cloudformation: dict[str, Any], stack_name: str) -> dict[str, Any]:
+def _for_moto(cloudformation: dict[str, Any], stack_name: str, names: dict[str, str] | None = None) -> dict[str, Any]:
     """The template as moto's CloudFormation can create it as AWS would.
 
     moto's Fn::Sub mangles "$$" (it is string.Template, applied once per variable), so state
     machines are created without DefinitionSubstitutions; _apply_substitutions sets them after.
     moto names a resource stack-logicalId-random without a limit; CloudFormation shortens the
     stack name and logical ID so that the name fits the resource's limit (CloudFormation User
-    Guide, "Name type"), so those names are given here."""
+    Guide, "Name type"), so those names are given here, and an update keeps them (names)."""
     adapted = copy.deepcopy(cloudformation)
     for logical_id, resource in adapted["Resources"].items():
         properties = resource.setdefault("Properties", {})
@@ -327,8 +426,14 @@ def _for_moto(cloudformation: dict[str, Any], stack_name: str) -> dict[str, Any]
             properties.pop("DefinitionSubstitutions", None)
         if resource["Type"] in GENERATED_NAMES:
             name_property, limit = GENERATED_NAMES[resource["Type"]]
-            properties.setdefault(name_property, generated_name(stack_name, logical_id, limit))
+            properties.setdefault(name_property, (names or {}).get(logical_id)
+                                  or generated_name(stack_name, logical_id, limit))
     return adapted
+
+
+def _generated_names(template: dict[str, Any]) -> dict[str, str]:
+    return {logical_id: resource["Properties"][GENERATED_NAMES[resource["Type"]][0]]
+            for logical_id, resource in template["Resources"].items() if resource["Type"] in GENERATED_NAMES}
 
 
 def generated_name(stack_name: str, logical_id: str, limit: int) -> str:
@@ -385,7 +490,10 @@ def _move_tables(clients: Clients, endpoint: str, packaged: PackagedTemplate, re
     indexes as moto's CloudFormation made them, then the settings of _complete_tables."""
     source = clients.session.client("dynamodb")
     target = clients.session.client("dynamodb", endpoint_url=endpoint)
+    existing = set(target.list_tables()["TableNames"])
     for name, properties in _tables(packaged, resolver):
+        if name in existing:  # an update: the table keeps its items, as a table CloudFormation updates does
+            continue
         table = source.describe_table(TableName=name)["Table"]
         definition: dict[str, Any] = {
             "TableName": name,

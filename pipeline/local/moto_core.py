@@ -17,6 +17,11 @@ shows each one's behaviour against the pinned moto):
 - TestEventPattern is answered with moto's own pattern matcher (moto leaves it unimplemented).
 - State machines created by CloudFormation land in the backend that executes them (moto puts
   them in its non-executing backend, where the execution API cannot see them).
+- CloudFormation's change sets, GetTemplate and DeleteStack do what `sam deploy` and `sam delete`
+  need (pipeline.local.moto_change_sets).
+- Definitions parsed at the same time do not share one parser's state (moto's ASL preprocessor
+  keeps its QueryLanguage scopes in a class attribute: two executions that start together could
+  pop each other's scope, and the execution thread died with an IndexError, its file never ending).
 
 Import this module only through pipeline.local.moto_version.load_core, which checks the pinned
 version first and turns a moto that changed into one clear line. What only makes the cloud
@@ -31,7 +36,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -52,10 +57,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceLambda,
 )
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from pipeline.local.moto_change_sets import installed as change_sets_installed
 from pipeline.local.moto_version import PINNED_MOTO
 from pipeline.local.patching import Patch, applied
 
@@ -227,11 +234,14 @@ def installed(
     *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
     before_publish: PublishGuard, on_execution_end: ExecutionListener, authorize_task: TaskGuard,
     task_client: TaskClientFactory | None = None, after_execution_end: ExecutionEnded | None = None,
+    deployments: Any = None,
 ) -> Iterator[None]:
     """Install the core hooks for the length of the block, then restore moto as it was.
 
     task_client makes the client a task calls through (moto's own by default); the speed layer
     gives cached and direct ones. after_execution_end runs once an ended execution is reported.
+    deployments (a LocalCloud) runs the stacks CloudFormation deploys from change sets
+    (pipeline.local.moto_change_sets: `sam deploy` into the cloud).
     """
     original_send_event = Patch(s3_notifications, "send_event", None).original()
     make_client = task_client or (lambda region, service: moto_boto_client.boto_client_for(
@@ -272,6 +282,12 @@ def installed(
             return client
         return RoleBoundClient(client, service, state_credentials.role_arn, authorize_task)
 
+    original_preprocessor_init = Patch(Preprocessor, "__init__", None).original()
+
+    def preprocessor_init(self: Preprocessor, *args: Any, **kwargs: Any) -> None:
+        original_preprocessor_init(self, *args, **kwargs)
+        self._query_language_per_scope = []  # its own, not the class's list shared by every parse
+
     patches = [Patch(module, "boto_client_for", role_bound_client) for module in TASK_CLIENT_MODULES]
     patches += [
         Patch(LambdaFunction, "invoke", lambda_invoke),
@@ -283,6 +299,7 @@ def installed(
         Patch(retrier_decl, "time", clock),
         Patch(EventsHandler, "test_event_pattern", _test_event_pattern),
         Patch(stepfunctions_models, "stepfunctions_backends", stepfunctions_parser_backends),
+        Patch(Preprocessor, "__init__", preprocessor_init),
     ]
     # moto logs every Fail state and caught task error at ERROR level (they are outcomes here),
     # and every resource type its CloudFormation skips (the cloud reports those once itself).
@@ -290,7 +307,7 @@ def installed(
     previous_level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        with applied(patches):
+        with applied(patches), (change_sets_installed(deployments) if deployments else nullcontext()):
             yield
     finally:
         quiet.setLevel(previous_level)

@@ -209,6 +209,17 @@ class LambdaRuntime:
         self._idle.setdefault(spec.logical_id, deque())
         self._running.setdefault(spec.logical_id, 0)
 
+    def replace(self, specs: list[FunctionSpec]) -> None:
+        """Deploy these functions in place of every one deployed so far (a stack created, updated
+        or deleted): the idle environments close now, the busy ones when their invocation ends."""
+        with self._lock:
+            idle = [environment for environments in self._idle.values() for environment in environments]
+            self._functions, self._idle = {}, {}
+        for environment in idle:
+            environment.close()
+        for spec in specs:
+            self.register(spec)
+
     def function(self, name_or_arn: str) -> FunctionSpec:
         spec = self._functions.get(name_or_arn) or self._functions.get(name_or_arn.split(":function:")[-1].split(":")[0])
         if spec is None:
@@ -282,9 +293,12 @@ class LambdaRuntime:
     def _release(self, spec: FunctionSpec, environment: _Environment) -> None:
         with self._lock:
             self._running[spec.logical_id] -= 1
-            if environment.alive:
+            current = self._functions.get(spec.logical_id) is spec
+            if environment.alive and current:
                 self._idle[spec.logical_id].append(environment)
             self._lock.notify()
+        if not current:  # its function was replaced while it ran
+            environment.close()
 
     def environment_pids(self) -> dict[str, list[int]]:
         """Process ids of the execution environments started so far, by function."""

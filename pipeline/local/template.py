@@ -18,7 +18,8 @@ from typing import Any
 
 from pipeline.template import TemplateError, load_template, parse_parameter_overrides
 
-__all__ = ["PackagedFunction", "PackagedTemplate", "TemplateError", "package", "parse_parameter_overrides"]
+__all__ = ["PackagedFunction", "PackagedTemplate", "TemplateError", "TransformFailed", "package",
+           "parse_parameter_overrides", "transform"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,6 @@ def _zip_folder(folder: Path) -> bytes:
 
 def package(template_path: Path, overrides: dict[str, str], code_bucket: str, region: str) -> PackagedTemplate:
     """Do what `sam package` and CloudFormation's transform step do, without uploading."""
-    import boto3
-    from samtranslator.metrics.metrics import Metrics
-    from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
     template_path = template_path.resolve()
     base = template_path.parent
     template = load_template(template_path)
@@ -101,6 +96,17 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
             except (OSError, json.JSONDecodeError) as exc:
                 raise TemplateError(f"{logical_id}: cannot read {uri}: {exc}") from None
 
+    return PackagedTemplate(template_path, overrides, transform(packaged, overrides, region), functions)
+
+
+def transform(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
+    """The SAM transform (AWS::Serverless-2016-10-31), as CloudFormation applies it."""
+    import boto3
+    from samtranslator.metrics.metrics import Metrics
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
     # The transform reads the region from a boto3 session; managed policies it does not know
     # would be looked up in IAM, and an empty map keeps it offline.
     # Its metrics go to a dummy publisher; publishing them spares a warning when they are dropped.
@@ -108,10 +114,22 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region), metrics=metrics)
     try:
         cloudformation = translator.translate(
-            packaged, parameter_values=dict(overrides), get_managed_policy_map=lambda: {}
+            copy.deepcopy(template), parameter_values=dict(parameters), get_managed_policy_map=lambda: {}
         )
         metrics.publish()
     except InvalidDocumentException as exc:
-        causes = "; ".join(str(cause) for cause in exc.causes)
-        raise TemplateError(f"SAM transform failed: {causes}") from None
-    return PackagedTemplate(template_path, overrides, cloudformation, functions)
+        raise TransformFailed(exc.message, [str(cause) for cause in exc.causes]) from None
+    return cloudformation
+
+
+class TransformFailed(TemplateError):
+    """The SAM transform refused the template: exc.message as the translator words it, and each cause."""
+
+    def __init__(self, summary: str, causes: list[str]):
+        super().__init__(f"SAM transform failed: {'; '.join(causes)}")
+        self.summary = summary
+        self.causes = causes
+
+    def status_reason(self) -> str:
+        """What CloudFormation gives as the failed change set's StatusReason."""
+        return f"Transform AWS::Serverless-2016-10-31 failed with: {self.summary} {' '.join(self.causes)}"

@@ -137,6 +137,35 @@ def test_state_machines_cloudformation_creates_can_be_executed():
         assert run.follow(execution)["status"] == "SUCCEEDED"
 
 
+def test_a_definition_parsed_while_another_is_parsed_keeps_its_own_query_language():
+    """moto keeps the preprocessor's QueryLanguage scopes in a list shared by every parse: one
+    execution's definition, parsed while another's is, inherits (or is refused by) the other's
+    QueryLanguage; and when the other's scope closes between a check and a read, the parsing
+    thread dies with an IndexError and its execution never ends."""
+    from antlr4 import CommonTokenStream, InputStream
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    def machine(language: str) -> str:
+        return json.dumps({"QueryLanguage": language, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+
+    def parse_while_another_is_parsed() -> None:
+        other = Preprocessor()
+        other._open_query_language_scope(
+            ASLParser(CommonTokenStream(ASLLexer(InputStream(machine("JSONata"))))).state_machine().program_decl())
+        try:
+            AmazonStateLanguageParser.parse(machine("JSONPath"))
+        finally:
+            other._close_query_language_scope()
+
+    with pytest.raises(ValueError, match="Cannot downgrade from JSONata context to a JSONPath context"):
+        parse_while_another_is_parsed()  # moto as it is
+    with engine():
+        parse_while_another_is_parsed()
+
+
 def test_hooks_are_removed_on_exit():
     from moto.awslambda.models import LambdaFunction
     from moto.s3 import notifications
