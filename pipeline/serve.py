@@ -156,12 +156,13 @@ def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.s
             drawn: list[Any] = [None, None]  # the deployed template, and its state machine's graph
 
             def page() -> str:
-                version, results = watcher.snapshot()
+                seen, results = watcher.snapshot()
                 if cloud.packaged is not drawn[0]:
                     drawn[:] = [cloud.packaged, cloud.packaged and StateGraph.from_template(cloud.packaged.source)]
                 return render_report(results, drawn[1], source=f"pipeline serve, {template}, at {cloud.endpoint}",
-                                     invocations=cloud.runtime.reports, live_version=version)
+                                     invocations=cloud.runtime.reports, live_version=seen + cloud.deployments)
 
+            # The page reloads when a file ends or CloudFormation changes the stack.
             pages.page, pages.version = page, lambda: watcher.snapshot()[0] + cloud.deployments
             print(banner(cloud.endpoint, cloud.stack, cloud.clients.region), file=out, flush=True)
             shown, shown_deployments = cloud.stack, cloud.deployments
