@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the pipeline offline as a service that AWS clients talk to, until Ctrl-C",
-        description="Deploy the template into the offline cloud and keep it running on a local port: upload with "
-        "the AWS CLI or boto3 and watch each file's outcome here and on the live page at the endpoint's root.",
+        description="Deploy the template into the offline cloud (or, with --empty, nothing: `sam deploy` deploys "
+        "it) and keep it running on a local port: upload with the AWS CLI or boto3 and watch each file's outcome "
+        "here and on the live page at the endpoint's root.",
     )
     serve.add_argument("--port", type=int, default=4599, help="port to listen on (default 4599; 0 takes a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

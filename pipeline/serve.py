@@ -1,4 +1,5 @@
-"""`pipeline serve`: template.yaml deployed into the offline cloud, kept running for AWS clients.
+"""`pipeline serve`: the offline cloud kept running for AWS clients, with template.yaml deployed
+into it, or (--empty) none until `sam deploy` deploys one.
 
 The cloud's endpoint answers the AWS CLI and boto3 as AWS would (every service on one port); an
 upload through it starts the pipeline exactly as `pipeline run` does. Each file's outcome, and

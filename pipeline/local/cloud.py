@@ -269,7 +269,7 @@ class LocalCloud:
         refusals = deploy_refusals(DeployContext(packaged.cloudformation, resolver, access, stack_name))
         if refusals:
             return refusals
-        self._gatekeeper.use(access)
+        self._use_access(access)
 
         def publish_alarm(topic: str, subject: str, message: str) -> None:
             with self.faults.spared():  # an injected sns-failure is for the state machine's Notify task
@@ -278,13 +278,12 @@ class LocalCloud:
         self.alarms = cloudwatch_alarms.from_template(
             packaged.cloudformation, resolver, access, publish_alarm,
             lambda logical_id: generated_name(stack_name, logical_id, 255))
-        self._tasks.access = access
-        self.bus.access = access
         _complete_buckets(clients, packaged, resolver)
         _apply_substitutions(clients, packaged, resolver)
         dynamodb = self.services.get("dynamodb")
         if dynamodb is not None:
             clients.endpoints["dynamodb"] = dynamodb.endpoint
+            self._moved_tables = [name for name, _ in _tables(packaged, resolver)]  # before: withdraw drops them
             _move_tables(clients, dynamodb.endpoint, packaged, resolver)
             self.runtime.use_endpoint("dynamodb", dynamodb.endpoint)
         else:
@@ -294,8 +293,7 @@ class LocalCloud:
         self.runtime.replace(_function_specs(clients, packaged, deployed, access))
         if dynamodb is not None:
             dynamodb.use_access_control(access)  # with the functions' credentials
-            self._moved_tables = [name for name, _ in _tables(packaged, resolver)]
-        self.access, self.stack, self.packaged, self.not_emulated = access, deployed, packaged, not_emulated
+        self.stack, self.packaged, self.not_emulated = deployed, packaged, not_emulated
         self.deployments += 1
         if not self._running:
             self._exits.enter_context(self.layer.running())
@@ -303,25 +301,34 @@ class LocalCloud:
         return []
 
     def withdraw(self, stack_name: str) -> None:
-        """Stop running the pipeline stack (before CloudFormation deletes it): no function, trail,
-        alarm or permission of it is left in effect."""
-        if self.stack is None or self.stack.name != stack_name:
-            return
+        """Stop running the pipeline stack (before CloudFormation deletes it, or when its creation
+        rolls back, however far apply got): no function, trail, alarm or permission of it is left."""
+        if self.stack is not None and self.stack.name != stack_name:
+            return  # another stack's: this one never ran
+        was_running = self.stack is not None
         self.runtime.replace([])
         self.bus.trails[:] = []
         dynamodb = self.services.get("dynamodb")
         if dynamodb is not None:  # the tables moved there go with the stack (moto deletes its own)
             target = self.clients.session.client("dynamodb", endpoint_url=dynamodb.endpoint)
             for name in self._moved_tables:
-                target.delete_table(TableName=name)
+                try:
+                    target.delete_table(TableName=name)
+                except target.exceptions.ResourceNotFoundException:
+                    pass
             self._moved_tables = []
-        self.access = AccessControl(ACCOUNT_ID, self.clients.region)
+        self._use_access(AccessControl(ACCOUNT_ID, self.clients.region))
         self.alarms = cloudwatch_alarms.Alarms([], self.access, lambda *_: None)
-        self._gatekeeper.use(self.access)
-        self._tasks.access = self.bus.access = self.access
         self.stack = self.packaged = None
         self.not_emulated = []
-        self.deployments += 1
+        if was_running:
+            self.deployments += 1
+
+    def _use_access(self, access: AccessControl) -> None:
+        """Whose calls are allowed, everywhere the cloud checks them."""
+        self.access = access
+        self._gatekeeper.use(access)
+        self._tasks.access = self.bus.access = access
 
     # -- for `sam deploy` (pipeline.local.moto_change_sets) -------------------------------------
 
@@ -342,6 +349,7 @@ class LocalCloud:
 
     def apply_processed(self, stack_name: str, processed: Processed, skipped_types: set[str]) -> list[Refusal]:
         if processed.package is None:  # no application to run (SAM's own artifacts stack, for one)
+            self.withdraw(stack_name)  # if it ran one before this update, it runs none now
             return []
         if self.stack is not None and self.stack.name != stack_name:
             raise TemplateError(f"the offline cloud runs one pipeline stack at a time, and {self.stack.name} "

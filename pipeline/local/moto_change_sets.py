@@ -13,8 +13,10 @@ for wiring an application into the offline cloud. Import through moto_version.lo
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import warnings
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -32,6 +34,8 @@ from pipeline.local.patching import Patch, applied
 from pipeline.local.template import TransformFailed
 from pipeline.template import TemplateError, parse_template
 
+UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, re.error, zipfile.BadZipFile)
+"""What a template, a definition or a code archive that cannot be read raises on its way through."""
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
 
@@ -134,13 +138,17 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
     previous = None
     if kind == "UPDATE":
         stack = backend.get_stack(stack_name)  # ValidationError: Stack with id X does not exist
+        if stack.status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"):
+            raise MotoValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not "
+                                              "be updated.")
         previous = records.current.get(stack.stack_id)
     else:
         for existing in list(backend.stacks.values()):
             if existing.name == stack_name and existing.status != "REVIEW_IN_PROGRESS":
                 raise MotoValidationError(message=f"Stack [{stack_name}] already exists and cannot be created "
                                                   f"again with the changeSet [{param('ChangeSetName')}].")
-            if existing.name == stack_name:  # CloudFormation reuses the stack under review
+            if existing.name == stack_name:  # a stack under review, never created: this CREATE replaces it
+                _forget_change_sets(backend, records, existing.stack_id)
                 backend.stacks.pop(existing.stack_id)
     body = param("TemplateBody")
     if param("TemplateURL"):
@@ -151,10 +159,12 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
         raise MotoValidationError(message="Either Template URL or Template Body must be specified.")
     try:
         declared = parse_template(body).get("Parameters", {})
-        parameters = change_sets.resolve_parameters(declared, param("Parameters", []),
+        parameters = change_sets.resolve_parameters(declared, param("Parameters") or [],
                                                     previous.parameters if previous else None)
     except (change_sets.ValidationError, TemplateError) as error:
         raise MotoValidationError(message=str(error)) from None
+    except UNREADABLE as error:  # a bad pattern, number or structure in the template
+        raise MotoValidationError(message=f"Template format error: {type(error).__name__}: {error}") from None
     failure = None
     try:
         processed = deployments.process(body, parameters, read)
@@ -162,6 +172,8 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
         processed, failure = Processed(body, parameters, {"Resources": {}}), error.status_reason()
     except (change_sets.ValidationError, TemplateError) as error:
         raise MotoValidationError(message=str(error)) from None
+    except UNREADABLE as error:  # a definition or code archive that cannot be read
+        raise MotoValidationError(message=f"Template error: {type(error).__name__}: {error}") from None
     missing = change_sets.missing_capability(processed.cloudformation, param("Capabilities", []))
     if missing and failure is None:
         reason = f"Requires capabilities : [{missing}]"
@@ -224,7 +236,10 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
     stack: Stack = backend.stacks[change_set.stack_id]
     kind = change_set.change_set_type  # CREATE or UPDATE
     previous = records.current.get(stack.stack_id)
-    previous_template = stack.template
+    previous_template, previous_parameters = stack.template, dict(stack.parameters)
+    # "After you execute a change set, CloudFormation removes all change sets associated with the
+    # stack" (User Guide, "Update CloudFormation stacks using change sets").
+    _forget_change_sets(backend, records, stack.stack_id, keep=change_set.change_set_id)
     made = [change for change in change_set.changes if change.action != "Remove"]
     removed = [change for change in change_set.changes if change.action == "Remove"]
     change_set.execution_status = "EXECUTE_IN_PROGRESS"
@@ -263,27 +278,44 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
     if disable_rollback:
         _finish(stack, f"{kind}_FAILED", summary)
         return
-    if kind == "CREATE":
-        stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"{summary} Rollback requested by user.")
-        deployments.withdraw(stack.name)
-        _delete_resources(stack)
-        _finish(stack, "ROLLBACK_COMPLETE")
-        return
-    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=summary)
-    added = [change for change in made if change.action == "Add"]
+    try:
+        if kind == "CREATE":
+            stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"{summary} Rollback requested by user.")
+            deployments.withdraw(stack.name)
+            _delete_resources(stack)
+            _finish(stack, "ROLLBACK_COMPLETE")
+        else:
+            stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=summary)
+            _roll_back_update(stack, deployments, made, previous, previous_template, previous_parameters)
+    except Exception as error:  # noqa: BLE001 - the rollback failed too: the stack says so, and SAM's wait ends
+        _finish(stack, "ROLLBACK_FAILED" if kind == "CREATE" else "UPDATE_ROLLBACK_FAILED", f"{type(error).__name__}: {error}")
+
+
+def _roll_back_update(stack: Stack, deployments: Deployments, made: list[Change], previous: Processed | None,
+                      previous_template: str, previous_parameters: dict[str, str]) -> None:
+    """Put the previous template and parameters back (resources modified back, those the update
+    added deleted in the clean-up), with the previous version running again."""
     for change in made:
         if change.action == "Modify":
             _resource_event(stack, change, "UPDATE_IN_PROGRESS")
-    _apply(stack, previous_template, previous.parameters if previous else {})
+    skipped = _apply(stack, previous_template, previous_parameters)
     if previous is not None:
-        deployments.apply_processed(stack.name, previous, set())
+        deployments.apply_processed(stack.name, previous, skipped)
     for change in made:
         if change.action == "Modify":
             _resource_event(stack, change, "UPDATE_COMPLETE")
     stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-    for change in added:  # created by the failed update, deleted in the clean-up
-        _resource_event(stack, change, "DELETE_COMPLETE")
+    for change in made:
+        if change.action == "Add":  # created by the failed update, deleted in the clean-up
+            _resource_event(stack, change, "DELETE_COMPLETE")
     _finish(stack, "UPDATE_ROLLBACK_COMPLETE")
+
+
+def _forget_change_sets(backend: CloudFormationBackend, records: StackRecords, stack_id: str,
+                        keep: str | None = None) -> None:
+    for change_set_id in [i for i, c in backend.change_sets.items() if c.stack_id == stack_id and i != keep]:
+        backend.change_sets.pop(change_set_id)
+        records.pending.pop(change_set_id, None)
 
 
 def _handler_message(refusal: Any) -> str:
@@ -358,10 +390,10 @@ def _delete_stack(backend: CloudFormationBackend, stack: Stack, deployments: Dep
                   records: StackRecords) -> None:
     """DeleteStack: the offline cloud lets go of the stack's application first, then each
     resource is deleted (DELETE_SKIPPED for DeletionPolicy Retain, which stays), then the stack."""
-    deployments.withdraw(stack.name)
     stack.status = "DELETE_IN_PROGRESS"
     stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
     try:
+        deployments.withdraw(stack.name)
         _delete_resources(stack)
     except Exception as error:  # noqa: BLE001 - the stack stays, DELETE_FAILED, as in AWS
         _finish(stack, "DELETE_FAILED", f"{type(error).__name__}: {error}")
@@ -372,3 +404,4 @@ def _delete_stack(backend: CloudFormationBackend, stack: Stack, deployments: Dep
     for export in stack.exports:
         backend.exports.pop(export.name, None)
     records.current.pop(stack.stack_id, None)
+    _forget_change_sets(backend, records, stack.stack_id)

@@ -212,13 +212,14 @@ class LambdaRuntime:
     def replace(self, specs: list[FunctionSpec]) -> None:
         """Deploy these functions in place of every one deployed so far (a stack created, updated
         or deleted): the idle environments close now, the busy ones when their invocation ends."""
+        functions = {alias: spec for spec in specs for alias in (spec.name, spec.arn, spec.logical_id)}
         with self._lock:
             idle = [environment for environments in self._idle.values() for environment in environments]
-            self._functions, self._idle = {}, {}
+            self._functions, self._idle = functions, {spec.logical_id: deque() for spec in specs}
+            for spec in specs:
+                self._running.setdefault(spec.logical_id, 0)
         for environment in idle:
             environment.close()
-        for spec in specs:
-            self.register(spec)
 
     def function(self, name_or_arn: str) -> FunctionSpec:
         spec = self._functions.get(name_or_arn) or self._functions.get(name_or_arn.split(":function:")[-1].split(":")[0])
@@ -274,7 +275,7 @@ class LambdaRuntime:
     def _acquire(self, spec: FunctionSpec) -> _Environment:
         with self._lock:
             while True:
-                idle = self._idle[spec.logical_id]
+                idle = self._idle.setdefault(spec.logical_id, deque())  # its function may be replaced meanwhile
                 while idle:
                     environment = idle.pop()
                     if environment.alive:

@@ -170,3 +170,17 @@ def test_a_template_the_sam_transform_refuses_fails_its_change_set_with_the_tran
 def test_a_parameter_value_the_template_does_not_allow_is_refused_at_once(cloud):
     with pytest.raises(ClientError, match="Parameter 'WorkflowType' must be one of AllowedValues"):
         change_set(cloud, packaged_template_url(cloud), "CREATE", {"WorkflowType": "FAST"})
+
+
+def test_a_refused_creation_rolls_back_leaves_nothing_running_and_cannot_be_updated(cloud):
+    url = packaged_template_url(cloud, ('"IsMultiRegionTrail": false', '"IsMultiRegionTrail": true'))
+    events = execute(cloud, change_set(cloud, url, "CREATE", {"TriggerSource": "CloudTrail"}))
+    assert ("CREATE_FAILED", "LandingWritesTrail") in rows(events)
+    assert [e["ResourceStatusReason"] for e in events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS"] == [
+        "The following resource(s) failed to create: [LandingWritesTrail]. Rollback requested by user."]
+    assert ("DELETE_SKIPPED", "LandingBucket") in rows(events)  # DeletionPolicy: Retain
+    assert rows(events)[-1] == ("ROLLBACK_COMPLETE", STACK)
+    assert cloud.stack is None and cloud.runtime.functions == []
+    assert cloud.clients.stepfunctions.list_state_machines()["stateMachines"] == []
+    with pytest.raises(ClientError, match="is in ROLLBACK_COMPLETE state and can not be updated"):
+        change_set(cloud, packaged_template_url(cloud), "UPDATE", {})
