@@ -112,9 +112,13 @@ def test_the_live_page_follows_the_run_without_a_reload(server, tmp_path):
 
 
 def test_ctrl_c_stops_the_server_and_everything_it_started():
-    served = Server()
+    served = Server("--parameter-overrides", "FailureRate=0")
+    s3 = boto3.client("s3", endpoint_url=served.endpoint, region_name="us-east-1",
+                      aws_access_key_id="offline", aws_secret_access_key="offline")
+    s3.put_object(Bucket=served.bucket, Key="daily/before-ctrl-c.csv", Body=(SAMPLES / "sales.csv").read_bytes())
+    served.wait_for(r"daily/before-ctrl-c\.csv: SUCCEEDED")
     children = served.children()
-    assert children  # the function environments and the DynamoDB process, at least one of them
+    assert children  # both functions' environments (and, with the speed layer, the DynamoDB process)
     port = int(served.endpoint.rsplit(":", 1)[1])
     assert served.stop(signal.SIGINT) == 0
     assert "Offline cloud stopped." in served.output
