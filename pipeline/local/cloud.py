@@ -351,10 +351,17 @@ class LocalCloud:
         if processed.package is None:  # no application to run (SAM's own artifacts stack, for one)
             self.withdraw(stack_name)  # if it ran one before this update, it runs none now
             return []
-        if self.stack is not None and self.stack.name != stack_name:
-            raise TemplateError(f"the offline cloud runs one pipeline stack at a time, and {self.stack.name} "
-                                f"is deployed (sam delete --stack-name {self.stack.name} first)")
+        refused = self.cannot_run(stack_name)
+        if refused:
+            raise TemplateError(refused)
         return self.apply(stack_name, processed.package, skipped_types)
+
+    def cannot_run(self, stack_name: str) -> str | None:
+        """Why the cloud cannot run this application stack as well (None: it can)."""
+        if self.stack is not None and self.stack.name != stack_name:
+            return (f"The offline cloud runs one pipeline stack at a time, and {self.stack.name} is deployed "
+                    f"(sam delete --stack-name {self.stack.name} first)")
+        return None
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[Any]:
         """Upload files and follow each to its end (see pipeline.driver.run_files)."""

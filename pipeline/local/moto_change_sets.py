@@ -64,6 +64,8 @@ class Deployments(Protocol):
 
     def withdraw(self, stack_name: str) -> None: ...
 
+    def cannot_run(self, stack_name: str) -> str | None: ...
+
 
 @contextmanager
 def installed(deployments: Deployments) -> Iterator[None]:
@@ -180,6 +182,8 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
         if not processed.transformed:
             raise InsufficientCapabilities(reason)
         failure = reason  # known only once the transform has run, so the change set fails
+    if failure is None and processed.package is not None:
+        failure = deployments.cannot_run(stack_name)  # a limit of the offline cloud, not of AWS
     template = deployments.moto_template(processed, stack_name, previous) if failure is None else {"Resources": {}}
     tags = {item["Key"]: item["Value"] for item in param("Tags", [])}
     change_set_id, stack_id = backend.create_change_set(

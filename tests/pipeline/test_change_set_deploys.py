@@ -105,6 +105,11 @@ def test_a_packaged_template_deploys_updates_rolls_back_and_deletes_through_chan
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["FailureRate"] == "0.33"
     (notes,) = cloud.run([SAMPLES / "notes.txt"])
     assert notes.status == "FAILED" and notes.notification is not None
+    second = cloud.clients.cloudformation.create_change_set(
+        StackName="second-pipeline", ChangeSetName="second", TemplateURL=url, Capabilities=["CAPABILITY_IAM"])
+    second = cloud.clients.cloudformation.describe_change_set(ChangeSetName=second["Id"])
+    assert second["Status"] == "FAILED" and second["StatusReason"].startswith(
+        f"The offline cloud runs one pipeline stack at a time, and {STACK} is deployed")
 
     # SAM's update: FailureRate given, every other parameter UsePreviousValue.
     others = tuple(p for p in load_template(TEMPLATE)["Parameters"] if p != "FailureRate")
