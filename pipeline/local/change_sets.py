@@ -10,12 +10,16 @@ step (the CloudFormation API Reference and User Guide).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
+import shutil
 import threading
+import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,10 +177,8 @@ class Processed:
     """For an application (functions or state machines to run): the code and a readable template."""
     names: dict[str, str] = field(default_factory=dict)
     """Physical names the offline cloud chose for this stack's resources, kept across updates."""
-
-    @property
-    def transformed(self) -> bool:
-        return self.package is not None or _transforms(parse_template(self.body))
+    transformed: bool = False
+    """The template declared the SAM transform."""
 
 
 def _transforms(template: dict[str, Any]) -> bool:
@@ -186,16 +188,18 @@ def _transforms(template: dict[str, Any]) -> bool:
 
 def process(body: str, parameters: dict[str, str], region: str, read: ReadObject, code_root: Path) -> Processed:
     """Apply the SAM transform if the template declares it, and gather what the offline cloud needs
-    to run its functions and state machines: each function's code, unzipped from the object its
-    Code names, and each state machine's definition from DefinitionS3Location.
+    to run its functions and state machines: each function's code, unzipped under code_root once
+    per object (an update that keeps a function's code reuses it), and each state machine's
+    definition from DefinitionS3Location.
 
     TransformFailed is the transform's refusal; ValidationError an object that cannot be read."""
     template = parse_template(body)
-    cloudformation = transform(template, parameters, region) if _transforms(template) else template
+    transformed = _transforms(template)
+    cloudformation = transform(template, parameters, region) if transformed else template
     application = {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"} & {
         r.get("Type") for r in cloudformation["Resources"].values()}
     if not application:
-        return Processed(body, parameters, cloudformation)
+        return Processed(body, parameters, cloudformation, transformed=transformed)
     code_root.mkdir(parents=True, exist_ok=True)
     functions = {}
     for logical_id, resource in cloudformation["Resources"].items():
@@ -210,19 +214,22 @@ def process(body: str, parameters: dict[str, str], region: str, read: ReadObject
                 raise ValidationError(f"{logical_id}: the offline cloud runs functions whose code is in S3 "
                                       "(as `sam deploy` packages it)")
             location = S3Location(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
-            code_dir = code_root / f"{logical_id}-{re.sub(r'[^A-Za-z0-9]', '_', location.key)[-40:]}"
+            object_name = hashlib.sha256(repr(location).encode()).hexdigest()[:16]
+            code_dir = code_root / f"{logical_id}-{object_name}"
             _unzip(read(location), code_dir)
             functions[logical_id] = PackagedFunction(logical_id, code_dir, properties.get("Handler", ""),
                                                      properties.get("Runtime", ""), location.key, b"")
-    source = code_root / "template.json"
+    source = code_root / f"template-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     source.write_text(json.dumps(_with_inline_definitions(template, read)), encoding="utf-8")
-    return Processed(body, parameters, cloudformation, PackagedTemplate(source, parameters, cloudformation, functions))
+    return Processed(body, parameters, cloudformation, PackagedTemplate(source, parameters, cloudformation, functions),
+                     transformed=transformed)
 
 
 def _unzip(archive: bytes, folder: Path) -> None:
     if folder.is_dir():
-        return  # the same object, already there
-    partial = folder.with_name(folder.name + ".partial")
+        return  # the same object, unzipped for an earlier change set
+    partial = folder.with_name(folder.name + ".partial")  # never a half-unzipped folder under the final name
+    shutil.rmtree(partial, ignore_errors=True)
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         for member in opened.namelist():
             if member.startswith("/") or ".." in Path(member).parts:
@@ -252,6 +259,18 @@ class StackRecords:
         self.current: dict[str, Processed] = {}
         self.pending: dict[str, Processed] = {}
         self.lock = threading.Lock()  # one stack operation at a time: the cloud has one set of wiring
+
+
+@contextmanager
+def moto_skipped_types() -> Iterator[set[str]]:
+    """The resource types moto's CloudFormation skipped while the block ran (it warns "Tried to
+    parse X but it's not supported by moto's CloudFormation implementation")."""
+    skipped: set[str] = set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield skipped
+    skipped.update(str(w.message).split("Tried to parse ", 1)[1].split(" but", 1)[0]
+                   for w in caught if "Tried to parse" in str(w.message))
 
 
 @dataclass(frozen=True)
@@ -310,5 +329,5 @@ def _refers_to(value: Any, parameters: set[str], conditions: set[str]) -> bool:
 
 
 __all__ = ["Processed", "ResourceChange", "S3Location", "StackRecords", "TemplateError",
-           "ValidationError", "changes", "missing_capability", "present", "process", "resolve_parameters",
+           "ValidationError", "changes", "missing_capability", "moto_skipped_types", "present", "process", "resolve_parameters",
            "template_location"]

@@ -30,7 +30,8 @@ from pipeline.clients import Clients
 from pipeline.local import alarms as cloudwatch_alarms
 from pipeline.local.access import AccessControl, from_template, table_encryption
 from pipeline.local.change_sets import (
-    Processed, StackRecords, ValidationError, present, process as process_template, resolve_parameters,
+    Processed, StackRecords, ValidationError, moto_skipped_types, present, process as process_template,
+    resolve_parameters,
 )
 from pipeline.local.deploy_rules import DeployContext, Refusal, check as deploy_refusals
 from pipeline.local.gatekeeper import Gatekeeper
@@ -334,8 +335,7 @@ class LocalCloud:
 
     def process(self, body: str, parameters: dict[str, str], read: Any) -> Processed:
         """A template submitted to CloudFormation, transformed, with its functions' code at hand."""
-        folder = self._code_root / f"deploy-{len(list(self._code_root.iterdir())) + 1}"
-        return process_template(body, parameters, self.clients.region, read, folder)
+        return process_template(body, parameters, self.clients.region, read, self._code_root)
 
     def moto_template(self, processed: Processed, stack_name: str, previous: Processed | None) -> dict[str, Any]:
         if processed.package is None:
@@ -404,8 +404,7 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
     clients.s3.create_bucket(Bucket=CODE_BUCKET)
     for function in packaged.functions.values():
         clients.s3.put_object(Bucket=CODE_BUCKET, Key=function.zip_key, Body=function.zip_bytes)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with moto_skipped_types() as skipped:
         clients.cloudformation.create_stack(
             StackName=stack_name,
             TemplateBody=json.dumps(template),
@@ -415,11 +414,7 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
     status = clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise TemplateError(f"offline deploy of {packaged.source.name} ended in {status}")
-    return {
-        str(warning.message).split("Tried to parse ", 1)[1].split(" but", 1)[0]
-        for warning in caught
-        if "Tried to parse" in str(warning.message)
-    }, _generated_names(template)
+    return skipped, _generated_names(template)
 
 
 # Name properties CloudFormation fills in when a template leaves them out, and their limits.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -333,16 +332,14 @@ def _handler_message(refusal: Any) -> str:
 def _apply(stack: Stack, template: str, parameters: dict[str, str]) -> set[str]:
     """Bring the stack's resources to template (moto creates, updates and deletes them), and its
     Outputs with them; returns the resource types moto skipped."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with change_sets.moto_skipped_types() as skipped:
         stack.template = template
         stack._parse_template()
         stack.resource_map.update(stack.template_dict, dict(parameters))
     stack.parameters = dict(parameters)
     stack.description = stack.template_dict.get("Description")
     stack.output_map = stack._create_output_map()
-    return {str(w.message).split("Tried to parse ", 1)[1].split(" but", 1)[0]
-            for w in caught if "Tried to parse" in str(w.message)}
+    return skipped
 
 
 def _resources(template: dict[str, Any]) -> list[tuple[str, str, bool]]:

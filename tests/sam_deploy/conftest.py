@@ -3,7 +3,6 @@ the project), a fresh copy of that build per test, and `pipeline serve --empty` 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -11,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.sam_deploy.sam_cli import Project, SamCli
-from tests.sam_local.sam_cli import Unavailable
+from tests.sam_local.sam_cli import found_or_skip
 from tests.serve_process import Server
 
 
@@ -19,12 +18,7 @@ from tests.serve_process import Server
 def built_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """Skips every test here without the SAM CLI or python3.13; fails instead under
     SAM_DEPLOY_REQUIRED=1 (CI, where both must be there)."""
-    try:
-        sam = SamCli.find(ROOT)
-    except Unavailable as missing:
-        if os.environ.get("SAM_DEPLOY_REQUIRED") == "1":
-            pytest.fail(f"sam deploy cannot run: {missing}")
-        pytest.skip(f"sam deploy cannot run: {missing}")
+    sam = found_or_skip(lambda: SamCli.find(ROOT), "SAM_DEPLOY_REQUIRED", "sam deploy")
     base = tmp_path_factory.mktemp("sam-deploy")
     project = Project.copy_of(ROOT, sam, base / "project", base / "home")
     project.build(ROOT / ".aws-sam" / "sam-deploy-cache")

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.sam_local.sam_cli import Unavailable
+from tests.sam_local.sam_cli import sam_and_python313
 
 PROJECT_FILES = ("template.yaml", "samconfig.toml", "src", "statemachine", "samples")
 POLL_DELAY_S = "0.5"
@@ -31,17 +31,7 @@ class SamCli:
 
     @classmethod
     def find(cls, root: Path) -> SamCli:
-        sam = Path(os.environ.get("SAM_CLI") or root / ".venv-lint" / "bin" / "sam")
-        if not sam.exists():
-            raise Unavailable(f"no SAM CLI at {sam}: `make .venv-lint/.installed` (or `make lint`) installs "
-                              "the pinned one there; SAM_CLI=path picks another")
-        python313 = os.environ.get("PYTHON313") or subprocess.run(
-            ["make", "--no-print-directory", "-s", "print-python313"], cwd=root, capture_output=True,
-            text=True).stdout.strip()
-        if not python313:
-            raise Unavailable("no python3.13, which `sam build` needs for the python3.13 functions "
-                              "(pyenv install 3.13, or PYTHON313=path)")
-        return cls(sam, Path(python313))
+        return cls(*sam_and_python313(root))
 
 
 class Project:

@@ -3,7 +3,6 @@ per session, and a local AWS endpoint per test."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -12,7 +11,7 @@ import pytest
 from pipeline.template import load_template
 from tests.conftest import ROOT, SAMPLES, TEMPLATE
 from tests.sam_local.aws_endpoint import AwsEndpoint, Landing, StoredObject
-from tests.sam_local.sam_cli import AWS_IMAGE, SamLocal, Toolchain, Unavailable
+from tests.sam_local.sam_cli import AWS_IMAGE, SamLocal, Toolchain, found_or_skip
 
 FIXTURE_BUCKET = "file-pipeline-landing-example"
 FIXTURE_VERSION_ID = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
@@ -26,12 +25,7 @@ IDEMPOTENCY_TABLE = "IdempotencyTable"
 def sam_local() -> SamLocal:
     """Skips every test here when Docker, the SAM CLI, python3.13 or a Lambda base image is missing;
     fails instead under SAM_LOCAL_REQUIRED=1 (CI and `make local-invoke`, where all must be there)."""
-    try:
-        toolchain = Toolchain.find(ROOT)
-    except Unavailable as missing:
-        if os.environ.get("SAM_LOCAL_REQUIRED") == "1":
-            pytest.fail(f"sam local invoke cannot run: {missing}")
-        pytest.skip(f"sam local invoke cannot run: {missing}")
+    toolchain = found_or_skip(lambda: Toolchain.find(ROOT), "SAM_LOCAL_REQUIRED", "sam local invoke")
     sam = SamLocal(toolchain, ROOT)
     started = time.monotonic()
     sam.build()

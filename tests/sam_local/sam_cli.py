@@ -15,12 +15,13 @@ import socket
 import subprocess
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 import yaml
 
 from pipeline.template import load_template
@@ -32,6 +33,9 @@ REGION = "us-east-1"
 EMULATION_TIMEOUT_FACTOR = 6
 """Python runs about 30 times slower under qemu-user here: importing boto3 and making an S3 client
 took 12 s, past check_ext's 10 s Timeout. An arm64 host needs no factor."""
+
+
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -59,15 +63,7 @@ class Toolchain:
         if daemon.returncode != 0:
             reason = (daemon.stderr.strip().splitlines() or ["no answer"])[-1]
             raise Unavailable(f"the Docker daemon does not answer: {reason}")
-        sam = Path(os.environ.get("SAM_CLI") or root / ".venv-lint" / "bin" / "sam")
-        if not sam.exists():
-            raise Unavailable(f"no SAM CLI at {sam}: `make .venv-lint/.installed` (or `make lint`) installs "
-                              "the pinned one there; SAM_CLI=path picks another")
-        python313 = os.environ.get("PYTHON313") or _run(
-            ["make", "--no-print-directory", "-s", "print-python313"], cwd=root).stdout.strip()
-        if not python313:
-            raise Unavailable("no python3.13, which `sam build` needs for the python3.13 functions "
-                              "(pyenv install 3.13, or PYTHON313=path)")
+        sam, python313 = sam_and_python313(root)
         if _image_exists(AWS_IMAGE):
             invoke_image = None
         elif _image_exists(STANDIN_IMAGE):
@@ -75,7 +71,32 @@ class Toolchain:
         else:
             raise Unavailable(f"no Lambda base image: neither AWS's {AWS_IMAGE} (`make local-invoke` pulls it) "
                               f"nor the stand-in for machines that cannot pull it (bash {STANDIN_SCRIPT})")
-        return cls(sam=sam, python313=Path(python313), invoke_image=invoke_image, host_address=_bridge_address())
+        return cls(sam=sam, python313=python313, invoke_image=invoke_image, host_address=_bridge_address())
+
+
+def sam_and_python313(root: Path) -> tuple[Path, Path]:
+    """The pinned SAM CLI, and the python3.13 that `sam build` needs on PATH."""
+    sam = Path(os.environ.get("SAM_CLI") or root / ".venv-lint" / "bin" / "sam")
+    if not sam.exists():
+        raise Unavailable(f"no SAM CLI at {sam}: `make .venv-lint/.installed` (or `make lint`) installs "
+                          "the pinned one there; SAM_CLI=path picks another")
+    python313 = os.environ.get("PYTHON313") or _run(
+        ["make", "--no-print-directory", "-s", "print-python313"], cwd=root).stdout.strip()
+    if not python313:
+        raise Unavailable("no python3.13, which `sam build` needs for the python3.13 functions "
+                          "(pyenv install 3.13, or PYTHON313=path)")
+    return sam, Path(python313)
+
+
+def found_or_skip(find: Callable[[], T], required_variable: str, what: str) -> T:
+    """find()'s answer; when something is missing, the test skips with the reason, or fails under
+    required_variable=1 (CI, where everything must be there)."""
+    try:
+        return find()
+    except Unavailable as missing:
+        if os.environ.get(required_variable) == "1":
+            pytest.fail(f"{what} cannot run: {missing}")
+        pytest.skip(f"{what} cannot run: {missing}")
 
 
 def _image_exists(image: str) -> bool:
