@@ -49,6 +49,7 @@ KMS_ON_BEHALF = {
     "dynamodb": ("kms:Decrypt",),
     "sns": ("kms:GenerateDataKey", "kms:Decrypt"),
     "sqs": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "s3": ("kms:GenerateDataKey", "kms:Decrypt"),
 }
 
 
@@ -94,6 +95,7 @@ class AccessControl:
     key_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     key_aliases: dict[str, str] = field(default_factory=dict)  # alias name or key id -> key ARN
     encryption: dict[str, str] = field(default_factory=dict)  # resource ARN -> key ARN
+    bucket_keys: list[str] = field(default_factory=list)  # ARNs of buckets with an S3 Bucket Key
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)  # access key -> (role ARN, session)
 
     # -- the stack's keys and credentials --------------------------------------------------------
@@ -147,10 +149,11 @@ class AccessControl:
         return evaluate(request, identity, self.key_policies.get(key_arn, {}), key_policy=True), request
 
     def kms_on_behalf(self, principal: Principal, service: str, resource: str,
-                      encryption_context: dict[str, str],
-                      context: dict[str, Any] | None = None) -> tuple[Decision, Request] | None:
+                      encryption_context: dict[str, str], context: dict[str, Any] | None = None,
+                      actions: tuple[str, ...] | None = None) -> tuple[Decision, Request] | None:
         """The first refusal, if any, of the KMS calls `service` makes for principal to use the
-        encrypted resource; None if the resource is not encrypted with a KMS key or all are allowed."""
+        encrypted resource (actions: those of this call, when they are not all of KMS_ON_BEHALF's);
+        None if the resource is not encrypted with a KMS key or all are allowed."""
         key_arn = self.encryption.get(resource)
         if key_arn is None:
             return None
@@ -158,7 +161,7 @@ class AccessControl:
         context.update({f"kms:EncryptionContext:{k}": v for k, v in encryption_context.items()})
         if not principal.is_service:
             context["kms:CallerAccount"] = principal.account
-        for action in KMS_ON_BEHALF[service]:
+        for action in actions or KMS_ON_BEHALF[service]:
             decision, request = self.decide_kms(principal, action, key_arn, context)
             if not decision.allowed:
                 return decision, request
@@ -205,6 +208,17 @@ def table_encryption(properties: dict[str, Any]) -> dict[str, Any] | None:
         return None
     return {"Enabled": True, "SSEType": sse.get("SSEType", "KMS"),
             **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if sse.get("KMSMasterKeyId") else {})}
+
+
+def bucket_encryption(properties: dict[str, Any]) -> tuple[str, bool] | None:
+    """(key, bucket key enabled) of a bucket whose default encryption is SSE-KMS (or DSSE-KMS),
+    the AWS managed key aws/s3 when it names none; None for SSE-S3 or no encryption."""
+    rules = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    for rule in rules:
+        default = rule.get("ServerSideEncryptionByDefault", {})
+        if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+            return default.get("KMSMasterKeyID") or "alias/aws/s3", str(rule.get("BucketKeyEnabled")).lower() == "true"
+    return None
 
 
 ManagedPolicyReader = Callable[[str], dict[str, Any]]  # policy ARN -> policy document
@@ -260,6 +274,13 @@ def from_template(cloudformation: dict[str, Any], resolver: Any, account: str, r
             access.encryption[resolver.resolve({"Ref": logical_id})] = access.key_arn(props["KmsMasterKeyId"])
         elif kind == "AWS::SQS::Queue" and props.get("KmsMasterKeyId"):
             access.encryption[arn(logical_id)] = access.key_arn(props["KmsMasterKeyId"])
+        elif kind == "AWS::S3::Bucket":
+            sse = bucket_encryption(props)
+            if sse is not None:
+                bucket_arn = f"arn:aws:s3:::{resolver.resolve({'Ref': logical_id})}"
+                access.encryption[bucket_arn] = access.key_arn(sse[0])
+                if sse[1]:
+                    access.bucket_keys.append(bucket_arn)
     for where, document in access.documents():
         try:
             validate(document)

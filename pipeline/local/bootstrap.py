@@ -16,7 +16,13 @@ import traceback
 
 REPLY = os.fdopen(int(os.environ.pop("_LOCAL_RUNTIME_REPLY_FD")), "w", encoding="utf-8")
 TASK_ROOT = os.environ["LAMBDA_TASK_ROOT"]
-sys.path[0] = TASK_ROOT
+OPT = os.environ.pop("_LOCAL_OPT", None)  # the function's layers, where Lambda mounts them at /opt
+# As the Lambda Python runtime orders them: the function's code, then its layers'
+# python/lib/pythonX.Y/site-packages and python/ (Lambda Developer Guide, "Layer paths").
+sys.path[0:1] = [TASK_ROOT] + ([
+    os.path.join(OPT, "python", "lib", os.environ["AWS_EXECUTION_ENV"].removeprefix("AWS_Lambda_"), "site-packages"),
+    os.path.join(OPT, "python"),
+] if OPT else [])
 
 
 class LambdaContext:

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.template import PackagedFunction, PackagedTemplate, transform
+from pipeline.local.template import PackagedFunction, PackagedLayer, PackagedTemplate, transform
 from pipeline.template import TemplateError, parse_template
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -179,6 +179,8 @@ class Processed:
     """Physical names the offline cloud chose for this stack's resources, kept across updates."""
     transformed: bool = False
     """The template declared the SAM transform."""
+    refusals: list[Any] = field(default_factory=list)
+    """What CloudFormation or a service would refuse before any resource runs (Refusal)."""
 
 
 def _transforms(template: dict[str, Any]) -> bool:
@@ -201,7 +203,7 @@ def process(body: str, parameters: dict[str, str], region: str, read: ReadObject
     if not application:
         return Processed(body, parameters, cloudformation, transformed=transformed)
     code_root.mkdir(parents=True, exist_ok=True)
-    functions = {}
+    functions, layers = {}, {}
     for logical_id, resource in cloudformation["Resources"].items():
         properties = resource.get("Properties", {})
         if resource.get("Type") == "AWS::StepFunctions::StateMachine" and "DefinitionS3Location" in properties:
@@ -219,10 +221,16 @@ def process(body: str, parameters: dict[str, str], region: str, read: ReadObject
             _unzip(read(location), code_dir)
             functions[logical_id] = PackagedFunction(logical_id, code_dir, properties.get("Handler", ""),
                                                      properties.get("Runtime", ""), location.key, b"")
+        elif resource.get("Type") == "AWS::Lambda::LayerVersion" and "S3Bucket" in properties.get("Content", {}):
+            content = properties["Content"]
+            location = S3Location(content["S3Bucket"], content["S3Key"], content.get("S3ObjectVersion"))
+            content_dir = code_root / f"{logical_id}-{hashlib.sha256(repr(location).encode()).hexdigest()[:16]}"
+            _unzip(read(location), content_dir)
+            layers[location.key] = PackagedLayer(logical_id, content_dir, location.key, b"")
     source = code_root / f"template-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     source.write_text(json.dumps(_with_inline_definitions(template, read)), encoding="utf-8")
-    return Processed(body, parameters, cloudformation, PackagedTemplate(source, parameters, cloudformation, functions),
-                     transformed=transformed)
+    return Processed(body, parameters, cloudformation,
+                     PackagedTemplate(source, parameters, cloudformation, functions, layers), transformed=transformed)
 
 
 def _unzip(archive: bytes, folder: Path) -> None:

@@ -28,16 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.clients import Clients
 from pipeline.local import alarms as cloudwatch_alarms
+from pipeline.local import validation
 from pipeline.local.access import AccessControl, from_template, table_encryption
 from pipeline.local.change_sets import (
     Processed, StackRecords, ValidationError, moto_skipped_types, present, process as process_template,
     resolve_parameters,
 )
-from pipeline.local.deploy_rules import DeployContext, Refusal, check as deploy_refusals
+from pipeline.local.deploy_rules import NOT_SUPPORTED_OFFLINE, DeployContext, Refusal, check as deploy_refusals
 from pipeline.local.gatekeeper import Gatekeeper
 from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
+from pipeline.local.forwarding import Forwarding
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.moto_version import PINNED_MOTO, load_core, select_layer, unsupported
@@ -62,7 +64,14 @@ EMULATED_HERE = frozenset({"AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AW
 
 
 class DeployRefused(TemplateError):
-    """The template breaks a rule AWS enforces at deploy time: the stack would roll back."""
+    """The template breaks a rule AWS enforces at deploy time (the stack would roll back), or
+    holds what the offline cloud cannot run."""
+
+
+def _refused(template_name: str, refusals: list[Refusal]) -> DeployRefused:
+    who = "the offline cloud cannot run" if refusals[0].code == NOT_SUPPORTED_OFFLINE else "AWS would refuse to deploy"
+    more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+    return DeployRefused(f"{who} {template_name}: {refusals[0].line()}{more}")
 
 
 STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
@@ -90,6 +99,7 @@ class LocalCloud:
         self.services = services
         self.layer = layer
         self.endpoint = ""  # where AWS clients reach the cloud
+        self.forwarding = Forwarding(gatekeeper)  # the services another process serves (set by start)
         self.stack: PipelineStack | None = None  # the pipeline stack the cloud runs, once one is deployed
         self.packaged: PackagedTemplate | None = None
         self.not_emulated: list[NotEmulated] = []
@@ -143,11 +153,14 @@ class LocalCloud:
                     {"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()], None)
             except ValidationError as error:
                 raise TemplateError(f"{packaged.source.name}: ValidationError: {error}") from None
+            refusals = validation.refusals(packaged.cloudformation, parameters, cloud.clients.region, ACCOUNT_ID,
+                                           stack_name)
+            if refusals:
+                raise _refused(packaged.source.name, refusals)
             skipped_types, names = _create_stack(cloud.clients, packaged, stack_name, parameters)
             refusals = cloud.apply(stack_name, packaged, skipped_types)
             if refusals:
-                raise DeployRefused(f"AWS would refuse to deploy {packaged.source.name}: {refusals[0].line()}"
-                                    + (f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""))
+                raise _refused(packaged.source.name, refusals)
             # As if submitted to CloudFormation: a later `sam deploy` to the stack is an update of it.
             stack_id = cloud.clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
             cloud.records.current[stack_id] = Processed(packaged.source.read_text(encoding="utf-8"), parameters,
@@ -194,8 +207,9 @@ class LocalCloud:
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             gatekeeper = Gatekeeper(layer.application())
+            forwarding = Forwarding(gatekeeper)
             try:
-                endpoint = stack.enter_context(layer.serve(front(gatekeeper) if front else gatekeeper, host, port))
+                endpoint = stack.enter_context(layer.serve(front(forwarding) if front else forwarding, host, port))
             except OSError as error:
                 raise TemplateError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
             clients = layer.clients(Clients.offline(region), ACCOUNT_ID, region)
@@ -211,6 +225,7 @@ class LocalCloud:
             cloud = cls(clients, runtime, bus, core.ScaledClock(time_scale), plan, services, layer, core, gatekeeper,
                         tasks, stack, code_root)
             cloud.endpoint = endpoint
+            cloud.forwarding = forwarding
 
             def invoke(function_arn: str, event: str) -> tuple[str, bool]:
                 fault = plan.take_lambda_fault(runtime.function(function_arn).logical_id)
@@ -237,7 +252,7 @@ class LocalCloud:
                     invoke=invoke, on_object_write=bus.on_object_write, clock=cloud.clock,
                     before_publish=before_publish, on_execution_end=on_execution_end, authorize_task=tasks,
                     task_client=layer.task_client(invoke), after_execution_end=layer.after_execution_end,
-                    deployments=cloud,
+                    deployments=cloud, endpoints=forwarding.endpoints,
                 ))
             except MotoChanged as error:
                 raise unsupported(error) from None
@@ -283,7 +298,8 @@ class LocalCloud:
         _apply_substitutions(clients, packaged, resolver)
         dynamodb = self.services.get("dynamodb")
         if dynamodb is not None:
-            clients.endpoints["dynamodb"] = dynamodb.endpoint
+            # One DynamoDB for every caller: functions, tasks, the cloud's clients, AWS clients.
+            clients.endpoints["dynamodb"] = self.forwarding.endpoints["dynamodb"] = dynamodb.endpoint
             self._moved_tables = [name for name, _ in _tables(packaged, resolver)]  # before: withdraw drops them
             _move_tables(clients, dynamodb.endpoint, packaged, resolver)
             self.runtime.use_endpoint("dynamodb", dynamodb.endpoint)
@@ -291,7 +307,7 @@ class LocalCloud:
             _complete_tables(clients.dynamodb, packaged, resolver, set_encryption=self._core.set_table_encryption)
         self.bus.trails[:] = _trails(packaged, resolver)
         # Every environment of the previous deployment goes: its credentials belong to that one.
-        self.runtime.replace(_function_specs(clients, packaged, deployed, access))
+        self.runtime.replace(_function_specs(clients, packaged, deployed, access, self._code_root))
         if dynamodb is not None:
             dynamodb.use_access_control(access)  # with the functions' credentials
         self.stack, self.packaged, self.not_emulated = deployed, packaged, not_emulated
@@ -333,9 +349,13 @@ class LocalCloud:
 
     # -- for `sam deploy` (pipeline.local.moto_change_sets) -------------------------------------
 
-    def process(self, body: str, parameters: dict[str, str], read: Any) -> Processed:
-        """A template submitted to CloudFormation, transformed, with its functions' code at hand."""
-        return process_template(body, parameters, self.clients.region, read, self._code_root)
+    def process(self, body: str, parameters: dict[str, str], read: Any, stack_name: str) -> Processed:
+        """A template submitted to CloudFormation, transformed, with its functions' code at hand,
+        and what CloudFormation or a service would refuse in it (pipeline.local.validation)."""
+        processed = process_template(body, parameters, self.clients.region, read, self._code_root)
+        processed.refusals = validation.refusals(processed.cloudformation, parameters, self.clients.region,
+                                                 ACCOUNT_ID, stack_name)
+        return processed
 
     def moto_template(self, processed: Processed, stack_name: str, previous: Processed | None) -> dict[str, Any]:
         if processed.package is None:
@@ -402,15 +422,20 @@ def _create_stack(clients: Clients, packaged: PackagedTemplate, stack_name: str,
     names given to its resources (_for_moto)."""
     template = _for_moto(packaged.cloudformation, stack_name)
     clients.s3.create_bucket(Bucket=CODE_BUCKET)
-    for function in packaged.functions.values():
-        clients.s3.put_object(Bucket=CODE_BUCKET, Key=function.zip_key, Body=function.zip_bytes)
+    for code in [*packaged.functions.values(), *packaged.layers.values()]:
+        clients.s3.put_object(Bucket=CODE_BUCKET, Key=code.zip_key, Body=code.zip_bytes)
     with moto_skipped_types() as skipped:
-        clients.cloudformation.create_stack(
-            StackName=stack_name,
-            TemplateBody=json.dumps(template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
+        try:
+            clients.cloudformation.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+        except Exception as error:  # noqa: BLE001 - whatever moto raises, one line and no traceback
+            reason = getattr(error, "response", {}).get("Error", {}).get("Message") or f"{type(error).__name__}: {error}"
+            raise TemplateError(f"the offline cloud could not create {packaged.source.name}: "
+                                f"{reason.splitlines()[0][:500]}") from None
     status = clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise TemplateError(f"offline deploy of {packaged.source.name} ended in {status}")
@@ -558,6 +583,23 @@ def _tables(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[tupl
     ]
 
 
+def _merged_layers(contents: list[Path], code_root: Path) -> Path:
+    """A function's /opt: its layers' contents merged in order, a later layer's file over an
+    earlier one's (Lambda Developer Guide, "Adding layers to functions"); one folder per list."""
+    import hashlib
+    import shutil
+
+    opt = code_root / f"opt-{hashlib.sha256(repr(contents).encode()).hexdigest()[:16]}"
+    if not opt.is_dir():
+        partial = opt.with_name(opt.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for content in contents:
+            shutil.copytree(content, partial, dirs_exist_ok=True)
+        partial.rename(opt)
+    return opt
+
+
 def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trail]:
     """Trails whose condition holds, with the object ARN prefixes their selectors log."""
     trails = []
@@ -574,12 +616,18 @@ def _trails(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[Trai
 
 
 def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: PipelineStack,
-                    access: AccessControl) -> list[FunctionSpec]:
+                    access: AccessControl, code_root: Path) -> list[FunctionSpec]:
     specs = []
     for logical_id, function in packaged.functions.items():
         physical = stack.resources[logical_id]
         config = clients.lambda_.get_function_configuration(FunctionName=physical)
+        # The stack's own layers, in the function's order (a public layer validation let through,
+        # Powertools', is stood in for by the Powertools installed with the pipeline).
+        layers = packaged.cloudformation["Resources"][logical_id].get("Properties", {}).get("Layers") or []
+        contents = [content for layer in layers if isinstance(layer, dict)
+                    and (content := packaged.layer_content(str(layer.get("Ref", "")))) is not None]
         specs.append(FunctionSpec(
+            opt_dir=_merged_layers(contents, code_root) if contents else None,
             logical_id=logical_id,
             name=config["FunctionName"],
             arn=config["FunctionArn"],

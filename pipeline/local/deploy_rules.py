@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.local import definitions
 from pipeline.local.access import AccessControl
 from pipeline.local.policy import Principal, Request, evaluate
 
+NOT_SUPPORTED_OFFLINE = definitions.NOT_SUPPORTED  # a refusal that is the offline cloud's, not AWS's
 ADMIN_POLICY = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
@@ -29,6 +31,8 @@ class Refusal:
     message: str
 
     def line(self) -> str:
+        if not self.logical_id:  # the template's own: CloudFormation refuses it before any resource
+            return f"{self.code}: {self.message}"
         return f"{self.logical_id} ({self.resource_type}): {self.code}: {self.message}"
 
 
@@ -184,6 +188,23 @@ def state_machine_logging(context: DeployContext) -> Iterator[Refusal]:
                           "The state machine IAM Role is not authorized to access the Log Destination")
 
 
+def synchronous_children(context: DeployContext) -> Iterator[Refusal]:
+    """A state machine whose tasks start child executions and wait for them (.sync) needs its role
+    to manage the rule Step Functions uses for them, or CreateStateMachine is refused
+    (pipeline.local.definitions.MANAGED_RULE)."""
+    for logical_id, properties in context.resources("AWS::StepFunctions::StateMachine"):
+        text = properties.get("Definition") or properties.get("DefinitionString")
+        definition = definitions.text_of(text)
+        if definition is None or not definitions.starts_synchronous_children(definition):
+            continue
+        role_arn = properties.get("RoleArn", "")
+        principal = Principal.role_session(role_arn, "CloudFormation")
+        rule = f"arn:aws:events:{context.region}:{context.account}:rule/{definitions.MANAGED_RULE}"
+        if not all(context.access.decide(principal, action, rule)[0].allowed for action in definitions.MANAGED_RULE_ACTIONS):
+            yield Refusal(logical_id, "AWS::StepFunctions::StateMachine", "AccessDeniedException",
+                          f"'{role_arn}' is not authorized to create managed-rule.")
+
+
 # -- KMS -----------------------------------------------------------------------------------------
 
 def key_policy_lockout(context: DeployContext) -> Iterator[Refusal]:
@@ -202,4 +223,5 @@ def _true(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-RULES: tuple[Rule, ...] = (name_limits, key_policy_lockout, trails, encrypted_log_groups, state_machine_logging)
+RULES: tuple[Rule, ...] = (name_limits, key_policy_lockout, trails, encrypted_log_groups, state_machine_logging,
+                           synchronous_children)

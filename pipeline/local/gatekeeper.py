@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable
 from xml.sax.saxutils import escape
 
 from pipeline.local.access import AccessControl, AccessDenied
-from pipeline.local.api_calls import ApiCall, credentials_of, read_call
+from pipeline.local.api_calls import ApiCall, api_call, credentials_of, read_call
+from pipeline.local.authorize import refuse
 from pipeline.local.policy import Principal
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -53,16 +54,16 @@ class Gatekeeper:
         body = _body(environ)
         call = read_call(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
                          headers, body, access.region, access.account)
-        refusal = self._refusal(access, access_key or "", principal, call) if call else None
-        if refusal is not None and call is not None:
+        refusal = self._refusal(access, access_key or "", principal, call)
+        if refusal is not None:
             return _answer(call, refusal, environ["REQUEST_METHOD"], start_response)
-        if call is not None and call.action in ("s3:GetObject", "s3:GetObjectVersion"):
+        if call.operation in ("GetObject", "HeadObject"):
             return self._without_list_permission(access, principal, call, environ, start_response)
         return self.app(environ, start_response)
 
     def _refusal(self, access: AccessControl, access_key: str, principal: Principal,
                  call: ApiCall) -> AccessDenied | None:
-        cache_key = (access_key, call.action or call.operation, call.resource)
+        cache_key = (access_key, call.operation, call.accesses)
         if cache_key in self._decided:
             return self._decided[cache_key]
         refusal = refuse(access, principal, call)
@@ -82,7 +83,7 @@ class Gatekeeper:
 
         result = self.app(environ, capture)
         if captured and captured[0].startswith("404"):
-            listing = ApiCall("s3", "s3:ListBucket", f"arn:aws:s3:::{call.bucket}", "ListObjects", call.bucket)
+            listing = api_call("s3", "ListObjectsV2", {"Bucket": call.bucket}, access.region, access.account)
             refusal = refuse(access, principal, listing)
             if refusal is not None:
                 if hasattr(result, "close"):
@@ -90,38 +91,6 @@ class Gatekeeper:
                 return _answer(call, refusal, environ["REQUEST_METHOD"], start_response)
         start_response(*captured)
         return result
-
-
-def refuse(access: AccessControl, principal: Principal, call: ApiCall) -> AccessDenied | None:
-    """The service's answer if the call is refused, else None."""
-    if not call.action:
-        return AccessDenied(
-            "AccessDenied" if call.service == "s3" else "AccessDeniedException",
-            f"The offline cloud cannot tell which IAM action {call.service} {call.operation} is, so it refuses "
-            f"it for {principal.arn} rather than allow what AWS might not", 403)
-    decision, request = access.decide(principal, call.action, call.resource)
-    if not decision.allowed:
-        if call.service == "s3":  # S3 quotes the resource (S3 User Guide, "Troubleshoot access denied (403 Forbidden)")
-            message = decision.message(request).replace(f"resource: {call.resource} ", f'resource: "{call.resource}" ')
-            return AccessDenied("AccessDenied", message, 403)
-        return AccessDenied("AccessDeniedException", decision.message(request), 400)
-    if call.service == "dynamodb":
-        table = call.resource.rsplit("/", 1)[-1]
-        refused = access.kms_on_behalf(principal, "dynamodb", call.resource,
-                                       {"aws:dynamodb:tableName": table, "aws:dynamodb:subscriberId": access.account})
-        if refused is not None:
-            return AccessDenied("AccessDeniedException", DYNAMODB_KMS_REFUSAL.format(request_id=uuid.uuid4()), 400)
-    return None
-
-
-# What DynamoDB answers when KMS refuses the caller the table's key (recorded in aws/aws-cdk
-# issue 10010 and aws-samples/aws-secure-environment-accelerator pull 919): not the usual
-# "User: ... is not authorized" form, but KMS's own error, wrapped.
-DYNAMODB_KMS_REFUSAL = (
-    "KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: The ciphertext refers to a "
-    "customer master key that does not exist, does not exist in this region, or you are not allowed to access. "
-    "(Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: {request_id}; Proxy: null)"
-)
 
 
 def _body(environ: dict[str, Any]) -> bytes:
@@ -143,7 +112,18 @@ def _answer(call: ApiCall, refusal: AccessDenied, method: str,
         start_response(status, [("Content-Type", "application/xml"), ("x-amz-request-id", request_id),
                                 ("Content-Length", str(len(body)))])
         return [body]
+    if call.service in QUERY_PROTOCOL:
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{refusal.code}</Code>"
+                f"<Message>{escape(refusal.message)}</Message></Error><RequestId>{request_id}</RequestId>"
+                "</ErrorResponse>").encode("utf-8")
+        start_response(status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id),
+                                ("Content-Length", str(len(body)))])
+        return [body]
     body = json.dumps({"__type": f"com.amazon.coral.service#{refusal.code}", "Message": refusal.message}).encode()
     start_response(status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", request_id),
-                            ("Content-Length", str(len(body)))])
+                            ("x-amzn-ErrorType", refusal.code), ("Content-Length", str(len(body)))])
     return [body]
+
+
+# The services of the offline cloud that speak the query protocol (their errors are XML).
+QUERY_PROTOCOL = frozenset({"sns", "cloudformation", "sts", "iam"})

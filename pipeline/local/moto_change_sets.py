@@ -55,7 +55,8 @@ class Deployments(Protocol):
 
     records: StackRecords
 
-    def process(self, body: str, parameters: dict[str, str], read: change_sets.ReadObject) -> Processed: ...
+    def process(self, body: str, parameters: dict[str, str], read: change_sets.ReadObject,
+                stack_name: str) -> Processed: ...
 
     def moto_template(self, processed: Processed, stack_name: str, previous: Processed | None) -> dict[str, Any]: ...
 
@@ -168,13 +169,16 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
         raise MotoValidationError(message=f"Template format error: {type(error).__name__}: {error}") from None
     failure = None
     try:
-        processed = deployments.process(body, parameters, read)
+        processed = deployments.process(body, parameters, read, stack_name)
     except TransformFailed as error:  # asynchronous in AWS: the change set ends FAILED with the reason
         processed, failure = Processed(body, parameters, {"Resources": {}}), error.status_reason()
     except (change_sets.ValidationError, TemplateError) as error:
         raise MotoValidationError(message=str(error)) from None
     except UNREADABLE as error:  # a definition or code archive that cannot be read
         raise MotoValidationError(message=f"Template error: {type(error).__name__}: {error}") from None
+    for refusal in processed.refusals:  # the template's own, a cycle: CreateChangeSet answers it at once
+        if not refusal.logical_id:
+            raise MotoValidationError(message=refusal.message)
     missing = change_sets.missing_capability(processed.cloudformation, param("Capabilities", []))
     if missing and failure is None:
         reason = f"Requires capabilities : [{missing}]"
@@ -252,10 +256,11 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
         _resource_event(stack, change, f"{VERBS[change.action]}_IN_PROGRESS")
         if change.action == "Add":
             _resource_event(stack, change, "CREATE_IN_PROGRESS", "Resource creation Initiated")
-    refusals, failure = [], None
+    refusals, failure = list(processed.refusals), None
     try:
-        skipped = _apply(stack, change_set.template, change_set.parameters)
-        refusals = deployments.apply_processed(stack.name, processed, skipped)
+        if not refusals:  # a resource AWS would refuse never reaches moto
+            skipped = _apply(stack, change_set.template, change_set.parameters)
+            refusals = deployments.apply_processed(stack.name, processed, skipped)
     except Exception as error:  # noqa: BLE001 - any failure ends the stack's operation, as in AWS
         failure = f"{type(error).__name__}: {error}"
     change_set.execution_status = "EXECUTE_COMPLETE"

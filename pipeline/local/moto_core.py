@@ -50,12 +50,33 @@ from moto.s3 import notifications as s3_notifications
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
 from moto.stepfunctions import models as stepfunctions_models
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as item_reader_s3,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+    resource_eval_s3 as result_writer_s3,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sns
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
+    state_task_service_batch,
+    state_task_service_dynamodb,
+    state_task_service_ecs,
+    state_task_service_events,
+    state_task_service_glue,
+    state_task_service_sfn,
+    state_task_service_sns,
+    state_task_service_sqs,
+    state_task_service_unsupported,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
@@ -65,6 +86,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from pipeline.local.moto_change_sets import installed as change_sets_installed
 from pipeline.local.moto_version import PINNED_MOTO
 from pipeline.local.patching import Patch, applied
+from pipeline.local.service_actions import iam_prefix
 
 ObjectWriteListener = Callable[[str, str, Any, Any], bool]
 """(account_id, s3 event name, bucket, key) -> True if handled, False to let moto handle it."""
@@ -80,8 +102,8 @@ PublishGuard = Callable[[str], None]
 
 
 TaskGuard = Callable[[str, str, str, dict[str, Any]], None]
-"""(role ARN, service, operation, parameters): raises the service's ClientError when the role may
-not make the call; Step Functions makes every task call with the state machine's role."""
+"""(role ARN, IAM prefix, API operation, parameters): raises the service's ClientError when the
+role may not make the call; Step Functions makes every task call with the state machine's role."""
 
 TaskClientFactory = Callable[[str, str], Any]
 """(region, service) -> the boto3 client a task calls through, before its role is bound."""
@@ -94,9 +116,10 @@ class RoleBoundClient:
     """A task's client, acting as the role Step Functions assumed for the execution: every
     operation is authorized by the guard before the client makes it."""
 
-    def __init__(self, client: Any, service: str, role_arn: str, guard: TaskGuard):
+    def __init__(self, client: Any, role_arn: str, guard: TaskGuard):
         self._client = client
-        self._service = service
+        self._prefix = iam_prefix(client.meta.service_model.signing_name)
+        self._operations = client.meta.method_to_api_mapping
         self._role_arn = role_arn
         self._guard = guard
 
@@ -106,7 +129,7 @@ class RoleBoundClient:
             return attribute
 
         def call(**parameters: Any) -> Any:
-            self._guard(self._role_arn, self._service, name, parameters)
+            self._guard(self._role_arn, self._prefix, self._operations.get(name, name), parameters)
             return attribute(**parameters)
 
         return call
@@ -130,10 +153,61 @@ def lambda_error_cause(client_error: ClientError) -> tuple[str, str]:
 
 @lru_cache(maxsize=1)
 def _lambda_error_codes() -> frozenset[str]:
+    return frozenset(_modelled_errors("lambda"))
+
+
+@lru_cache(maxsize=8)
+def _modelled_errors(service: str) -> dict[str, str]:
+    """A service's error codes and the exception each is (botocore's model: the shape's name)."""
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model("lambda")
-    return frozenset(shape.error_code for shape in model.error_shapes)
+    model = botocore.session.get_session().get_service_model(service)
+    return {shape.error_code: shape.name for shape in model.error_shapes}
+
+
+# Optimized integrations whose API errors moto names otherwise than Step Functions does:
+# (Step Functions' prefix, the AWS SDK for Java's service name in the cause, its exception for
+# an error it does not model, botocore's service). Recorded against AWS in LocalStack's
+# snapshots (error_handling/test_task_service_dynamodb and test_task_service_sqs:
+# DynamoDB.AmazonDynamoDBException and SQS.AmazonSQSException for unmodelled codes, with the
+# cause "MESSAGE (Service: AmazonSQS; Status Code: 400; Error Code: CODE; Request ID: ID;
+# Proxy: null)"; test_task_service_sfn: StepFunctions.StateMachineDoesNotExistException).
+SDK_ERRORS = {
+    state_task_service_dynamodb.StateTaskServiceDynamoDB: ("DynamoDB", "AmazonDynamoDBv2", "AmazonDynamoDBException",
+                                                            "dynamodb"),
+    state_task_service_sqs.StateTaskServiceSqs: ("SQS", "AmazonSQS", "AmazonSQSException", "sqs"),
+    state_task_service_sfn.StateTaskServiceSfn: ("StepFunctions", "AWSStepFunctions", "AWSStepFunctionsException",
+                                                  "stepfunctions"),
+    state_task_service_events.StateTaskServiceEvents: ("EventBridge", "AmazonEventBridge",
+                                                       "AmazonEventBridgeException", "events"),
+}
+
+
+# How Step Functions spells a service in the errors of its aws-sdk integrations (Step Functions
+# Developer Guide, "AWS SDK service integrations": the exception prefix of each service); moto
+# spells them in lower case except DynamoDb and Sfn.
+AWS_SDK_ERROR_PREFIX = {
+    "s3": "S3", "dynamodb": "DynamoDb", "sqs": "Sqs", "sns": "Sns", "eventbridge": "EventBridge", "sfn": "Sfn",
+    "lambda": "Lambda", "secretsmanager": "SecretsManager", "ssm": "Ssm", "sts": "Sts", "iam": "Iam", "kms": "Kms",
+    "ec2": "Ec2", "cloudwatch": "CloudWatch", "cloudwatchlogs": "CloudWatchLogs",
+}
+
+
+def aws_sdk_error_prefix(service_name: str) -> str:
+    return AWS_SDK_ERROR_PREFIX.get(service_name.lower(), service_name[:1].upper() + service_name[1:])
+
+
+def sdk_error(task_service: type, client_error: ClientError) -> tuple[str, str]:
+    """(error, cause) of a task's API error, as the AWS SDK for Java names it: a modelled error
+    by its exception (its shape's name, "Exception" added), any other by the service's own."""
+    prefix, sdk_service, generic, service = SDK_ERRORS[task_service]
+    code = client_error.response["Error"]["Code"]
+    metadata = client_error.response.get("ResponseMetadata", {})
+    modelled = _modelled_errors(service).get(code)
+    name = (modelled if modelled.endswith("Exception") else f"{modelled}Exception") if modelled else generic
+    details = [f"Service: {sdk_service}", f"Status Code: {metadata.get('HTTPStatusCode', 400)}", f"Error Code: {code}",
+               f"Request ID: {metadata.get('RequestId', '')}", "Proxy: null"]
+    return f"{prefix}.{name}", f"{client_error.response['Error'].get('Message', '')} ({'; '.join(details)})"
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -225,8 +299,13 @@ def _test_event_pattern(self: EventsHandler) -> str:
     return json.dumps({"Result": event_pattern_matches(pattern, event)})
 
 
-TASK_CLIENT_MODULES = (lambda_eval_utils, state_task_service_sns)
-"""The modules whose boto_client_for the interpreter's Lambda and SNS tasks call."""
+TASK_CLIENT_MODULES = (
+    lambda_eval_utils, state_task_service_sns, state_task_service_aws_sdk, state_task_service_batch,
+    state_task_service_dynamodb, state_task_service_ecs, state_task_service_events, state_task_service_glue,
+    state_task_service_sfn, state_task_service_sqs, state_task_service_unsupported, item_reader_s3, result_writer_s3,
+)
+"""Every module of moto's interpreter that makes a client for a task, a Map's item reader or its
+result writer (each imported boto_client_for for itself; test_moto_core checks none is missed)."""
 
 
 @contextmanager
@@ -234,12 +313,14 @@ def installed(
     *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
     before_publish: PublishGuard, on_execution_end: ExecutionListener, authorize_task: TaskGuard,
     task_client: TaskClientFactory | None = None, after_execution_end: ExecutionEnded | None = None,
-    deployments: Any = None,
+    deployments: Any = None, endpoints: dict[str, str] | None = None,
 ) -> Iterator[None]:
     """Install the core hooks for the length of the block, then restore moto as it was.
 
     task_client makes the client a task calls through (moto's own by default); the speed layer
-    gives cached and direct ones. after_execution_end runs once an ended execution is reported.
+    gives cached and direct ones. endpoints (service -> URL, read at each call) names the services
+    served by another process, which tasks reach there, as functions and AWS clients do.
+    after_execution_end runs once an ended execution is reported.
     deployments (a LocalCloud) runs the stacks CloudFormation deploys from change sets
     (pipeline.local.moto_change_sets: `sam deploy` into the cloud).
     """
@@ -277,10 +358,23 @@ def installed(
                 after_execution_end(execution)
 
     def role_bound_client(region: str, service: str, state_credentials: Any = None) -> Any:
-        client = make_client(region, service)
+        elsewhere = (endpoints or {}).get(service)
+        client = _endpoint_client(region, service, elsewhere) if elsewhere else make_client(region, service)
         if state_credentials is None:  # only outside an execution: every task has its role
             return client
-        return RoleBoundClient(client, service, state_credentials.role_arn, authorize_task)
+        return RoleBoundClient(client, state_credentials.role_arn, authorize_task)
+
+    def service_error(original: Callable[..., Any]) -> Callable[..., Any]:
+        def from_error(self: Any, env: Any, ex: Exception) -> Any:
+            if not isinstance(ex, ClientError):
+                return original(self, env, ex)
+            error, cause = sdk_error(type(self), ex)
+            return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
+                                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                                    error=error, cause=cause, resource=self._get_sfn_resource(),
+                                    resourceType=self._get_sfn_resource_type())))
+
+        return from_error
 
     original_preprocessor_init = Patch(Preprocessor, "__init__", None).original()
 
@@ -300,7 +394,11 @@ def installed(
         Patch(EventsHandler, "test_event_pattern", _test_event_pattern),
         Patch(stepfunctions_models, "stepfunctions_backends", stepfunctions_parser_backends),
         Patch(Preprocessor, "__init__", preprocessor_init),
+        Patch(state_task_service_aws_sdk.StateTaskServiceAwsSdk, "_normalise_service_error_name",
+              staticmethod(aws_sdk_error_prefix)),
     ]
+    patches += [Patch(service, "_from_error", service_error(Patch(service, "_from_error", None).original()))
+                for service in SDK_ERRORS]
     # moto logs every Fail state and caught task error at ERROR level (they are outcomes here),
     # and every resource type its CloudFormation skips (the cloud reports those once itself).
     quiet = logging.getLogger("moto")
@@ -311,6 +409,38 @@ def installed(
             yield
     finally:
         quiet.setLevel(previous_level)
+
+
+def implements(service: str, operation: str) -> bool:
+    """Whether moto answers an operation of a service (botocore's names): its response class has
+    the method moto dispatches the operation to. S3, whose REST routes moto reads itself, is
+    taken as implemented."""
+    import importlib
+
+    from moto.backends import ALT_SERVICE_NAMES
+    from moto.core.utils import camelcase_to_underscores
+
+    if service == "s3":
+        return True
+    module = ALT_SERVICE_NAMES.get(service, service.replace("-", ""))
+    try:
+        url_paths = importlib.import_module(f"moto.{module}.urls").url_paths
+    except ImportError:
+        return False
+    handlers = {getattr(dispatch, "__self__", None) for dispatch in url_paths.values()} - {None}
+    return any(hasattr(handler, camelcase_to_underscores(operation)) for handler in handlers)
+
+
+@lru_cache(maxsize=32)
+def _endpoint_client(region: str, service: str, endpoint: str) -> Any:
+    """A client as moto's interpreter makes them (no retries, no parameter validation), for a
+    service at another endpoint; the offline cloud's own credentials: the task guard decides."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id="offline",
+                        aws_secret_access_key="offline", config=Config(
+                            parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}))
 
 
 @lru_cache(maxsize=64)

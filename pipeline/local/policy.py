@@ -105,12 +105,14 @@ def _action_applies(statement: Mapping[str, Any], action: str) -> bool:
     raise UnsupportedPolicyError("a statement without Action or NotAction")
 
 
-def _resource_applies(statement: Mapping[str, Any], resource: str) -> bool:
+def _resource_applies(statement: Mapping[str, Any], resource: str, resource_policy: bool) -> bool:
     if "Resource" in statement:
         return any(_matches(p, resource) for p in _as_list(statement["Resource"]))
     if "NotResource" in statement:
         return not any(_matches(p, resource) for p in _as_list(statement["NotResource"]))
-    return True  # resource-based policies may leave it out: the resource is the one they are on
+    # A resource-based policy may leave it out: the resource is the one it is on. IAM refuses an
+    # identity policy without one ("Policy statement must contain resources."): it allows nothing.
+    return resource_policy
 
 
 def _account_of(principal_value: str) -> str | None:
@@ -222,7 +224,8 @@ def _verdicts(policies: Iterable[Mapping[str, Any] | None], request: Request,
                 how = principal_match(statement, request.principal)
                 if how is None:
                     continue
-            if not (_action_applies(statement, request.action) and _resource_applies(statement, request.resource)
+            if not (_action_applies(statement, request.action)
+                    and _resource_applies(statement, request.resource, principal_required)
                     and _condition_holds(statement.get("Condition"), request.context)):
                 continue
             if statement.get("Effect") == "Deny":

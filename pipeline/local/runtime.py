@@ -43,6 +43,7 @@ class FunctionSpec:
     memory_mb: int
     environment: dict[str, str] = field(default_factory=dict)
     access_key_id: str = "offline"  # the execution role's session, as Lambda hands it to the function
+    opt_dir: Path | None = None  # the function's layers, merged: what Lambda mounts at /opt
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class _Environment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            **({"_LOCAL_OPT": str(spec.opt_dir)} if spec.opt_dir else {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-X", "frozen_modules=on", str(BOOTSTRAP)],

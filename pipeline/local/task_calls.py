@@ -1,79 +1,75 @@
 """Step Functions' task calls, authorized as the state machine's role.
 
 Step Functions makes every call of a Task state with the role the state machine runs as (Step
-Functions Developer Guide, "How Step Functions works with IAM"). A refusal is raised as the
-service's API answers it, and the interpreter then records it in the execution history as AWS
-does: Lambda's AccessDeniedException as Lambda.AWSLambdaException (recorded in
-awslabs/aws-deployment-framework issue 460), SNS's AuthorizationError as
-SNS.AuthorizationErrorException and its KMSAccessDenied as SNS.KMSAccessDeniedException (the
-rule "SNS." + the exception's name, in LocalStack's AWS-recorded snapshot
-test_sns_task_service.snapshot.json, test_publish_base_error_topic_arn).
+Functions Developer Guide, "How Step Functions works with IAM"), whatever the integration: an
+optimized one (lambda:invoke, sns:publish, sqs:sendMessage, dynamodb:putItem, events:putEvents,
+states:startExecution, ...), an `aws-sdk:` one, or a Distributed Map's S3 reads and writes. Each
+call the interpreter makes through its client is decided here by pipeline.local.authorize, on
+the IAM actions and resources pipeline.local.service_actions derives from its parameters, the
+same decision a handler's call gets. A refusal is raised as the service's API answers it, and
+the interpreter then records it in the execution history as AWS does: Lambda's
+AccessDeniedException as Lambda.AWSLambdaException (recorded in awslabs/aws-deployment-framework
+issue 460), SNS's AuthorizationError as SNS.AuthorizationErrorException and its KMSAccessDenied
+as SNS.KMSAccessDeniedException (the rule "SNS." + the exception's name, in LocalStack's
+AWS-recorded snapshot test_sns_task_service.snapshot.json, test_publish_base_error_topic_arn).
 """
 
 from __future__ import annotations
 
 import random
 import string
+import threading
 import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.local.access import AccessControl
+from pipeline.local.access import AccessControl, AccessDenied
+from pipeline.local.api_calls import api_call
+from pipeline.local.authorize import refuse
 from pipeline.local.policy import Principal
 
 
 class TaskAuthority:
-    """Decides the task calls; `access` is set once the stack is deployed."""
+    """Decides the task calls; `access` is set once the stack is deployed (and each decision is
+    kept until it changes: the stack's policies are fixed between deployments)."""
 
     def __init__(self, access: AccessControl | None = None):
-        self.access = access
+        self._access = access
         self._sessions: dict[str, str] = {}
+        self._decided: dict[tuple[Any, ...], AccessDenied | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def access(self) -> AccessControl | None:
+        return self._access
+
+    @access.setter
+    def access(self, access: AccessControl | None) -> None:
+        with self._lock:
+            self._access, self._decided = access, {}
 
     def __call__(self, role_arn: str, service: str, operation: str, parameters: dict[str, Any]) -> None:
-        if self.access is None:
+        """service is the IAM prefix (the client's signing name), operation the API's name."""
+        access = self._access
+        if access is None:
             return
-        principal = Principal.role_session(role_arn, self._session(role_arn))
-        if service == "lambda" and operation == "invoke":
-            self._check(principal, "lambda:InvokeFunction", self._function_arn(parameters["FunctionName"]),
-                        "AccessDeniedException", 403, "Invoke")
-        elif service == "sns" and operation == "publish":
-            topic_arn = parameters.get("TopicArn") or parameters.get("TargetArn") or ""
-            # SNS writes the action as "SNS:Publish" in its refusals.
-            self._check(principal, "SNS:Publish", topic_arn, "AuthorizationError", 403, "Publish")
-            if self.access.kms_on_behalf(principal, "sns", topic_arn, {"aws:sns:topicArn": topic_arn}) is not None:
-                raise _client_error("KMSAccessDenied", SNS_KMS_REFUSAL.format(request_id=uuid.uuid4()), 400, "Publish")
-        else:  # refused rather than allowed unchecked: a pass offline must mean a pass in AWS
-            raise _client_error("AccessDeniedException",
-                                f"The offline cloud does not authorize {service} {operation} tasks, so it refuses "
-                                f"this one for {principal.arn}", 400, operation)
-
-    def _check(self, principal: Principal, action: str, resource: str, code: str, status: int,
-               operation: str) -> None:
-        assert self.access is not None
-        decision, request = self.access.decide(principal, action, resource)
-        if not decision.allowed:
-            raise _client_error(code, decision.message(request), status, operation)
-
-    def _function_arn(self, name: str) -> str:
-        assert self.access is not None
-        if name.startswith("arn:"):
-            return name
-        return f"arn:aws:lambda:{self.access.region}:{self.access.account}:function:{name}"
+        call = api_call(service, operation, parameters, access.region, access.account)
+        cache_key = (role_arn, service, operation, call.accesses)
+        if cache_key in self._decided:
+            refusal = self._decided[cache_key]
+        else:
+            refusal = refuse(access, Principal.role_session(role_arn, self._session(role_arn)), call)
+            with self._lock:
+                if self._access is access:
+                    self._decided[cache_key] = refusal
+        if refusal is not None:
+            raise _client_error(refusal.code, refusal.message, refusal.status, operation)
 
     def _session(self, role_arn: str) -> str:
         """Step Functions' role sessions are named with 32 random letters (as seen in refusals
         recorded from AWS); one per role is as good for the messages here."""
         return self._sessions.setdefault(role_arn, "".join(random.choices(string.ascii_letters, k=32)))
-
-
-# What SNS answers when KMS refuses the publisher the topic's key (recorded in aws/aws-cdk issue
-# 24337): KMS's error, wrapped, under SNS's code KMSAccessDenied.
-SNS_KMS_REFUSAL = (
-    "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are "
-    "not allowed to access. (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; "
-    "Request ID: {request_id}; Proxy: null)"
-)
 
 
 def _client_error(code: str, message: str, status: int, operation: str) -> ClientError:

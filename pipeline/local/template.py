@@ -1,7 +1,8 @@
 """template.yaml as `sam deploy` makes it into CloudFormation, for the offline cloud.
 
 The SAM transform is the real one (aws-sam-translator). What `sam package` would upload is made
-locally: each function's CodeUri is zipped for the offline cloud's deployment bucket, and each
+locally: each function's CodeUri and each layer's ContentUri is zipped for the offline cloud's
+deployment bucket, and each
 state machine's DefinitionUri is inlined so the transform applies its DefinitionSubstitutions.
 Reading the template itself is pipeline.template's job.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from pipeline.template import TemplateError, load_template, parse_parameter_overrides
 
-__all__ = ["PackagedFunction", "PackagedTemplate", "TemplateError", "TransformFailed", "package",
+__all__ = ["PackagedFunction", "PackagedLayer", "PackagedTemplate", "TemplateError", "TransformFailed", "package",
            "parse_parameter_overrides", "transform"]
 
 
@@ -32,6 +33,16 @@ class PackagedFunction:
     zip_bytes: bytes
 
 
+@dataclass(frozen=True)
+class PackagedLayer:
+    """A layer's content, as `sam package` uploads it (zip_key: its object in the code bucket)."""
+
+    logical_id: str
+    content_dir: Path
+    zip_key: str
+    zip_bytes: bytes
+
+
 @dataclass
 class PackagedTemplate:
     """template.yaml after `sam package` and the SAM transform: plain CloudFormation."""
@@ -40,6 +51,13 @@ class PackagedTemplate:
     parameters: dict[str, str]
     cloudformation: dict[str, Any]
     functions: dict[str, PackagedFunction] = field(default_factory=dict)
+    layers: dict[str, PackagedLayer] = field(default_factory=dict)  # by zip_key
+
+    def layer_content(self, logical_id: str) -> Path | None:
+        """The content of a layer of the transformed template, by its logical ID."""
+        properties = self.cloudformation["Resources"].get(logical_id, {}).get("Properties", {})
+        layer = self.layers.get(properties.get("Content", {}).get("S3Key", ""))
+        return layer.content_dir if layer else None
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {
@@ -47,6 +65,10 @@ class PackagedTemplate:
             for logical_id, resource in self.cloudformation["Resources"].items()
             if resource.get("Type") == resource_type
         }
+
+
+# The property that holds a layer's content, per type (`sam package` uploads a local folder in either).
+LAYER_CONTENT = {"AWS::Serverless::LayerVersion": "ContentUri", "AWS::Lambda::LayerVersion": "Content"}
 
 
 def _zip_folder(folder: Path) -> bytes:
@@ -71,6 +93,7 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
     packaged = copy.deepcopy(template)
     globals_function = packaged.get("Globals", {}).get("Function", {})
     functions: dict[str, PackagedFunction] = {}
+    layers: dict[str, PackagedLayer] = {}
     for logical_id, resource in packaged["Resources"].items():
         properties = resource.setdefault("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function":
@@ -87,6 +110,17 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
                 zip_bytes=_zip_folder(code_dir),
             )
             properties["CodeUri"] = f"s3://{code_bucket}/{zip_key}"
+        elif resource.get("Type") in LAYER_CONTENT and isinstance(properties.get(LAYER_CONTENT[resource["Type"]]), str):
+            # A local folder, zipped and uploaded as `sam package` does; an s3:// URI is left as it is.
+            name = LAYER_CONTENT[resource["Type"]]
+            if "://" not in properties[name]:
+                content_dir = (base / properties[name]).resolve()
+                if not (content_dir / "").is_dir():
+                    raise TemplateError(f"{logical_id}: {name} {content_dir} is not a folder")
+                zip_key = f"{logical_id}-layer.zip"
+                layers[zip_key] = PackagedLayer(logical_id, content_dir, zip_key, _zip_folder(content_dir))
+                properties[name] = (f"s3://{code_bucket}/{zip_key}" if name == "ContentUri"
+                                    else {"S3Bucket": code_bucket, "S3Key": zip_key})
         elif resource.get("Type") == "AWS::Serverless::StateMachine" and "DefinitionUri" in properties:
             uri = properties.pop("DefinitionUri")
             if not isinstance(uri, str):
@@ -96,7 +130,7 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
             except (OSError, json.JSONDecodeError) as exc:
                 raise TemplateError(f"{logical_id}: cannot read {uri}: {exc}") from None
 
-    return PackagedTemplate(template_path, overrides, transform(packaged, overrides, region), functions)
+    return PackagedTemplate(template_path, overrides, transform(packaged, overrides, region), functions, layers)
 
 
 def transform(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def test_a_lambda_task_runs_in_our_runtime_as_the_state_machine_role():
         described = run.run({"StartAt": "T", "States": {"T": lambda_task(run.function_arn)}}, '{"file": "a.csv"}')
         assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"file": "a.csv"})
         assert len(run.invocations) == 1
-        assert run.authorized == [(run.role_arn, "lambda", "invoke")]
+        assert run.authorized == [(run.role_arn, "lambda", "Invoke")]
         assert run.ended == [(described["stateMachineArn"], "SUCCEEDED")]
 
 
@@ -60,7 +60,7 @@ def test_a_refused_lambda_call_is_named_as_step_functions_names_it():
         run.refuse_tasks = True
         described = run.run({"StartAt": "T", "States": {"T": lambda_task(run.function_arn)}})
         assert (described["status"], described["error"]) == ("FAILED", "Lambda.AWSLambdaException")
-        assert "may not invoke" in described["cause"] and run.invocations == []
+        assert "may not Invoke" in described["cause"] and run.invocations == []
 
 
 def test_jsonata_is_evaluated_where_moto_has_a_stub():

@@ -1,42 +1,85 @@
-"""What IAM action and resource an API request is, and the task calls nobody can check are refused."""
+"""What IAM actions on which resources an API request is, read as botocore's models describe it."""
 
 import json
 
 import pytest
-from botocore.exceptions import ClientError
 
-from pipeline.local.access import AccessControl
-from pipeline.local.api_calls import read_call
-from pipeline.local.task_calls import TaskAuthority
+from pipeline.local.api_calls import api_call, read_call
+from pipeline.local.service_actions import Access, why_not
 
-HEADERS = {"authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261126/us-east-1/dynamodb/aws4_request, x"}
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def signed(service):
+    return {"authorization": f"AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261126/{REGION}/{service}/aws4_request, x"}
 
 
 def dynamodb(operation, **body):
-    return read_call("POST", "/", "", {**HEADERS, "x-amz-target": f"DynamoDB_20120810.{operation}"},
-                     json.dumps(body).encode(), "us-east-1", "123456789012")
+    return read_call("POST", "/", "", {**signed("dynamodb"), "x-amz-target": f"DynamoDB_20120810.{operation}"},
+                     json.dumps(body).encode(), REGION, ACCOUNT)
 
 
 def test_a_query_of_an_index_is_on_the_index():
-    table = "arn:aws:dynamodb:us-east-1:123456789012:table/records"
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/records"
     assert dynamodb("PutItem", TableName="records").resource == table
     assert dynamodb("Query", TableName="records", IndexName="by-key").resource == f"{table}/index/by-key"
-    assert dynamodb("ListTables").action == "dynamodb:ListTables"
+    assert dynamodb("ListTables").accesses == (Access("dynamodb:ListTables", "*"),)
 
 
-@pytest.mark.parametrize(("method", "path", "query", "action"), [
-    ("GET", "/landing/a%2Bb.csv", "", "s3:GetObject"),
-    ("HEAD", "/landing/a+b.csv", "versionId=v1", "s3:GetObjectVersion"),
-    ("PUT", "/landing/k.csv", "", "s3:PutObject"),
-    ("GET", "/landing", "list-type=2&prefix=a", "s3:ListBucket"),
-    ("PUT", "/landing/k.csv", "tagging", ""),  # not modelled: the gatekeeper refuses it
+def test_a_transaction_is_each_items_own_action_on_its_table():
+    call = dynamodb("TransactWriteItems", TransactItems=[
+        {"Put": {"TableName": "a", "Item": {}}}, {"ConditionCheck": {"TableName": "b", "Key": {}}}])
+    assert [access.action for access in call.accesses] == ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "headers", "accesses"), [
+    ("GET", "/landing/a+b.csv", "", {}, [("s3:GetObject", "arn:aws:s3:::landing/a+b.csv")]),
+    ("HEAD", "/landing/a+b.csv", "versionId=v1", {}, [("s3:GetObjectVersion", "arn:aws:s3:::landing/a+b.csv")]),
+    ("PUT", "/landing/k.csv", "", {}, [("s3:PutObject", "arn:aws:s3:::landing/k.csv")]),
+    ("GET", "/landing", "list-type=2&prefix=a", {}, [("s3:ListBucket", "arn:aws:s3:::landing")]),
+    ("PUT", "/landing/k.csv", "tagging", {}, [("s3:PutObjectTagging", "arn:aws:s3:::landing/k.csv")]),
+    ("POST", "/landing/big.csv", "uploads", {}, [("s3:PutObject", "arn:aws:s3:::landing/big.csv")]),
+    ("PUT", "/landing/big.csv", "partNumber=1&uploadId=u", {}, [("s3:PutObject", "arn:aws:s3:::landing/big.csv")]),
+    ("PUT", "/landing/copy.csv", "", {"x-amz-copy-source": "/landing/a%20b.csv?versionId=v2"},
+     [("s3:GetObjectVersion", "arn:aws:s3:::landing/a b.csv"), ("s3:PutObject", "arn:aws:s3:::landing/copy.csv")]),
+    ("GET", "/", "", {}, [("s3:ListAllMyBuckets", "*")]),
 ])
-def test_s3_requests_are_read_as_iam_names_them(method, path, query, action):
-    headers = {"authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261126/us-east-1/s3/aws4_request, x"}
-    assert read_call(method, path, query, headers, b"", "us-east-1", "123456789012").action == action
+def test_s3_requests_are_read_as_iam_names_them(method, path, query, headers, accesses):
+    call = read_call(method, path, query, {**signed("s3"), **headers}, b"", REGION, ACCOUNT)
+    assert [(a.action, a.resource) for a in call.accesses] == accesses
 
 
-def test_a_task_integration_the_offline_cloud_does_not_check_is_refused():
-    tasks = TaskAuthority(AccessControl("123456789012", "us-east-1"))
-    with pytest.raises(ClientError, match="does not authorize dynamodb put_item tasks"):
-        tasks("arn:aws:iam::123456789012:role/machine", "dynamodb", "put_item", {"TableName": "t"})
+def test_deleting_objects_is_deleting_each_key():
+    body = b"<Delete><Object><Key>a.csv</Key></Object><Object><Key>b.csv</Key><VersionId>v</VersionId></Object></Delete>"
+    call = read_call("POST", "/landing", "delete", signed("s3"), body, REGION, ACCOUNT)
+    assert [(a.action, a.resource) for a in call.accesses] == [
+        ("s3:DeleteObject", "arn:aws:s3:::landing/a.csv"), ("s3:DeleteObjectVersion", "arn:aws:s3:::landing/b.csv")]
+
+
+def test_other_protocols_are_read_from_their_models():
+    invoke = read_call("POST", "/2015-03-31/functions/worker/invocations", "Qualifier=live", signed("lambda"), b"{}",
+                       REGION, ACCOUNT)
+    assert invoke.accesses == (Access("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:worker:live"),)
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts"
+    publish = read_call("POST", "/", "", signed("sns"), f"Action=Publish&TopicArn={topic}&Message=hi".encode(),
+                        REGION, ACCOUNT)
+    assert publish.accesses == (Access("sns:Publish", topic),)
+    send = read_call("POST", "/", "", {**signed("sqs"), "x-amz-target": "AmazonSQS.SendMessage"},
+                     json.dumps({"QueueUrl": f"http://127.0.0.1/{ACCOUNT}/jobs", "MessageBody": "x"}).encode(),
+                     REGION, ACCOUNT)
+    assert send.accesses == (Access("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs"),)
+
+
+def test_an_event_is_put_on_the_bus_each_entry_names():
+    call = api_call("events", "PutEvents", {"Entries": [{"Detail": "{}"}, {"EventBusName": "orders"}]}, REGION, ACCOUNT)
+    assert [a.resource for a in call.accesses] == [f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+                                                   f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders"]
+
+
+def test_what_cannot_be_told_is_said_not_guessed():
+    assert read_call("GET", "/nowhere", "", signed("nosuchservice"), b"", REGION, ACCOUNT).accesses == ()
+    unknown = read_call("PATCH", "/landing/k", "", signed("s3"), b"", REGION, ACCOUNT)
+    assert unknown.accesses == () and "no s3 operation" in unknown.why_not
+    assert why_not("states", "StartExecution") is None
+    assert "no action" in why_not("dynamodb", "NoSuchOperation")
+    assert "cannot tell" in why_not("ec2", "RunInstances")

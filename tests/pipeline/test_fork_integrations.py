@@ -1,0 +1,168 @@
+"""Forks that add a Step Functions integration: with its grant it runs, and its effect is seen by
+a function and by an AWS client (one service, whoever calls); without, it fails as in AWS, with
+the error Step Functions records; an integration the offline cloud cannot check is refused at deploy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.local.cloud import DeployRefused, LocalCloud
+from tests.forks import STATE_MACHINE, Fork, source_folder
+from tests.offline import run_one
+
+AUDIT_TABLE = {
+    "Type": "AWS::DynamoDB::Table",
+    "Properties": {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    },
+}
+
+RECORD_PROCESSED = {
+    "Type": "Task",
+    "Resource": "arn:aws:states:::dynamodb:putItem",
+    "Parameters": {"TableName": "${AuditTableName}",
+                   "Item": {"pk": {"S.$": "$.file.key"}, "execution": {"S.$": "$$.Execution.Id"}}},
+    "ResultPath": None,
+}
+
+READ_AUDIT = '''
+import os
+import boto3
+
+def lambda_handler(event, context):
+    item = boto3.client("dynamodb").get_item(TableName=os.environ["AUDIT_TABLE"], Key={"pk": {"S": event["key"]}})
+    return item.get("Item", {}).get("execution", {}).get("S")
+'''
+
+
+def audit_fork(folder: Path, *, grant: bool) -> Path:
+    """A fork that records each processed file in a table of its own, then has a third function
+    read the record back (as the SAM and Step Functions guides write these)."""
+    fork = Fork().add_resource("AuditTable", AUDIT_TABLE).substitute("AuditTableName", {"Ref": "AuditTable"})
+    fork.insert_state_after("Process CSV", "Record Processed", RECORD_PROCESSED)
+    fork.insert_state_after("Record Processed", "Read Record", {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${AuditReaderArn}", "Payload": {"key.$": "$.file.key"}},
+        "ResultSelector": {"execution.$": "$.Payload"}, "ResultPath": "$.audit"})
+    fork.add_resource("AuditReaderFunction", {"Type": "AWS::Serverless::Function", "Properties": {
+        "CodeUri": str(source_folder(folder / "audit_reader", {"app.py": READ_AUDIT})), "Handler": "app.lambda_handler",
+        "Environment": {"Variables": {"AUDIT_TABLE": {"Ref": "AuditTable"}}},
+        "Policies": [{"DynamoDBReadPolicy": {"TableName": {"Ref": "AuditTable"}}}]}})
+    fork.substitute("AuditReaderArn", {"Fn::GetAtt": ["AuditReaderFunction", "Arn"]})
+    fork.properties(STATE_MACHINE)["Policies"].append({"LambdaInvokePolicy": {"FunctionName": {"Ref": "AuditReaderFunction"}}})
+    if grant:
+        fork.properties(STATE_MACHINE)["Policies"].append({"DynamoDBWritePolicy": {"TableName": {"Ref": "AuditTable"}}})
+    return fork.write(folder)
+
+
+def failed_task(cloud: LocalCloud, execution_arn: str) -> dict:
+    history = cloud.clients.stepfunctions.get_execution_history(executionArn=execution_arn)["events"]
+    return next(event["taskFailedEventDetails"] for event in history if event["type"] == "TaskFailed")
+
+
+def test_a_dynamodb_task_with_its_grant_writes_the_table_functions_and_clients_read(tmp_path):
+    with LocalCloud.deploy(audit_fork(tmp_path, grant=True), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        assert "Record Processed" in result.states and "Read Record" in result.states
+        history = cloud.clients.stepfunctions.get_execution_history(executionArn=result.execution_arn)["events"]
+        read_back = [json.loads(e["taskSucceededEventDetails"]["output"])["Payload"] for e in history
+                     if e["type"] == "TaskSucceeded" and e["taskSucceededEventDetails"]["resourceType"] == "lambda"]
+        assert read_back[-1] == result.execution_arn  # the function saw the task's row
+        table = cloud.stack.resources["AuditTable"]
+        item = cloud.clients.dynamodb.get_item(TableName=table, Key={"pk": {"S": "sales.csv"}})["Item"]
+        assert item["execution"]["S"] == result.execution_arn  # and so does an AWS client
+
+
+def test_a_dynamodb_task_without_its_grant_fails_as_in_aws(tmp_path):
+    with LocalCloud.deploy(audit_fork(tmp_path, grant=False), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        assert result.status == "FAILED"
+        failure = failed_task(cloud, result.execution_arn)
+        assert failure["error"] == "DynamoDB.AmazonDynamoDBException"
+        assert "is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:" in failure["cause"]
+        assert failure["cause"].endswith("Error Code: AccessDeniedException; Request ID: "
+                                         f"{failure['cause'].split('Request ID: ')[1].split(';')[0]}; Proxy: null)")
+
+
+def queue_fork(folder: Path, *, grant: bool) -> Path:
+    fork = Fork().add_resource("ProcessedQueue", {"Type": "AWS::SQS::Queue", "Properties": {
+        "SqsManagedSseEnabled": True}})
+    fork.substitute("ProcessedQueueUrl", {"Ref": "ProcessedQueue"})
+    fork.insert_state_after("Process CSV", "Announce Processed", {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": "${ProcessedQueueUrl}", "MessageBody": {"key.$": "$.file.key"}},
+        "ResultPath": None})
+    if grant:
+        fork.properties(STATE_MACHINE)["Policies"].append(
+            {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["ProcessedQueue", "QueueName"]}}})
+    return fork.write(folder)
+
+
+@pytest.mark.parametrize("grant", [True, False])
+def test_an_sqs_task_sends_with_its_grant_and_fails_without(tmp_path, grant):
+    with LocalCloud.deploy(queue_fork(tmp_path, grant=grant), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        queue = cloud.stack.resources["ProcessedQueue"]
+        messages = cloud.clients.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
+        if grant:
+            assert result.status == "SUCCEEDED", (result.error, result.cause)
+            assert [json.loads(m["Body"]) for m in messages] == [{"key": "sales.csv"}]
+        else:
+            assert result.status == "FAILED" and messages == []
+            failure = failed_task(cloud, result.execution_arn)
+            assert failure["error"] == "SQS.AmazonSQSException"
+            assert "is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:" in failure["cause"]
+
+
+ARCHIVE_COPY = {
+    "Type": "Task",
+    "Resource": "arn:aws:states:::aws-sdk:s3:copyObject",
+    "Parameters": {"Bucket.$": "$.file.bucket", "CopySource.$": "States.Format('{}/{}', $.file.bucket, $.file.key)",
+                   "Key.$": "States.Format('archive/{}', $.file.key)"},
+    "ResultPath": None,
+}
+
+
+@pytest.mark.parametrize(("grants", "outcome"), [
+    (["s3:GetObject", "s3:PutObject"], "SUCCEEDED"),
+    (["s3:PutObject"], "s3:GetObject"),  # S3 reads the source as the caller too
+    (["s3:GetObject"], "s3:PutObject"),
+])
+def test_an_aws_sdk_copy_needs_read_on_the_source_and_write_on_the_destination(tmp_path, grants, outcome):
+    fork = Fork().insert_state_after("Process CSV", "Archive", ARCHIVE_COPY)
+    fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": grants,
+                                    "Resource": {"Fn::Sub": "${LandingBucket.Arn}/*"}})
+    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        archived = cloud.clients.s3.list_objects_v2(Bucket=cloud.stack.bucket, Prefix="archive/").get("Contents", [])
+        if outcome == "SUCCEEDED":
+            assert result.status == "SUCCEEDED", (result.error, result.cause)
+            assert [obj["Key"] for obj in archived] == ["archive/sales.csv"]
+        else:
+            assert result.status == "FAILED" and archived == []
+            failure = failed_task(cloud, result.execution_arn)
+            assert failure["error"] == "S3.S3Exception"
+            assert f"is not authorized to perform: {outcome} on resource: \"arn:aws:s3:::" in failure["cause"]
+
+
+@pytest.mark.parametrize(("resource", "says"), [
+    ("arn:aws:states:::glue:startJobRun.sync", "glue:startJobRun.sync"),
+    ("arn:aws:states:::aws-sdk:ec2:runInstances", "aws-sdk:ec2:runInstances"),
+    ("arn:aws:states:::dynamodb:query", "is not recognized"),  # AWS refuses it too: InvalidDefinition
+    ("arn:aws:states:us-east-1:123456789012:activity:review", "activity"),
+])
+def test_a_task_the_offline_cloud_cannot_run_or_check_is_refused_at_deploy(tmp_path, resource, says):
+    fork = Fork().insert_state_after("Process CSV", "Elsewhere", {"Type": "Task", "Resource": resource,
+                                                                   "ResultPath": None})
+    with pytest.raises(DeployRefused) as refused:
+        with LocalCloud.deploy(fork.write(tmp_path), time_scale=0):
+            pass
+    line = str(refused.value)
+    assert "\n" not in line and "Elsewhere" in line and says in line
