@@ -25,6 +25,17 @@ DENIED = {
 }
 DENIED_JSON = ("AccessDeniedException", 400)
 
+def spelled(service: str, action: str) -> str:
+    """An action as the service writes it in its refusals (IAM matches actions in any case): SNS
+    as "SNS:Publish", SQS in lower case, "sqs:sendmessage" (as recorded in
+    awslabs/aws-service-catalog-puppet issue 19 and aws/serverless-application-model issue 3633)."""
+    if service == "sns":
+        return "SNS:" + action.split(":", 1)[1]
+    if service == "sqs":
+        return action.lower()
+    return action
+
+
 # The KMS calls a service makes for the caller on an encrypted resource, by operation (the
 # services' key management pages: "How Amazon DynamoDB uses AWS KMS" (every data call decrypts
 # the table key), "Amazon SNS: Key management" and "Amazon SQS: Key management" (a data key to
@@ -48,7 +59,7 @@ def refuse(access: AccessControl, principal: Principal, call: ApiCall) -> Access
                             f"is ({call.why_not}), so it refuses it for {principal.arn} rather than allow what AWS "
                             "might not", status)
     for needed in call.accesses:
-        decision, request = access.decide(principal, needed.action, needed.resource)
+        decision, request = access.decide(principal, spelled(call.service, needed.action), needed.resource)
         if not decision.allowed:
             message = decision.message(request)
             if call.service == "s3":  # S3 quotes the resource
@@ -58,7 +69,7 @@ def refuse(access: AccessControl, principal: Principal, call: ApiCall) -> Access
 
 
 def _kms_refusal(access: AccessControl, principal: Principal, call: ApiCall) -> AccessDenied | None:
-    if call.service == "dynamodb" and "/table/" in call.resource:
+    if call.service == "dynamodb" and ":table/" in call.resource:
         table_arn = call.resource.split("/index/")[0]
         table = table_arn.rsplit("/", 1)[-1]
         if access.kms_on_behalf(principal, "dynamodb", table_arn,

@@ -40,7 +40,7 @@ from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.forwarding import Forwarding
-from pipeline.local.runtime import FunctionSpec, LambdaRuntime
+from pipeline.local.runtime import FunctionSpec, LambdaRuntime, RequestTooLarge, Throttled
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.moto_version import PINNED_MOTO, load_core, select_layer, unsupported
 from pipeline.local.patching import MotoChanged
@@ -233,7 +233,12 @@ class LocalCloud:
                     raise core.TooManyRequestsException("Rate Exceeded.")
                 if fault == "service-error":
                     raise core.ServiceException("Injected fault: Lambda service error")
-                invocation = runtime.invoke(function_arn, event, no_time=fault == "timeout")
+                try:
+                    invocation = runtime.invoke(function_arn, event, no_time=fault == "timeout")
+                except Throttled:  # the function's reserved concurrency is in use (Lambda answers 429)
+                    raise core.TooManyRequestsException("Rate Exceeded.") from None
+                except RequestTooLarge as error:
+                    raise core.RequestTooLargeException(str(error)) from None
                 return invocation.payload, invocation.errored
 
             def before_publish(topic_arn: str) -> None:
@@ -583,6 +588,11 @@ def _tables(packaged: PackagedTemplate, resolver: TemplateResolver) -> list[tupl
     ]
 
 
+def _reserved_concurrency(clients: Clients, function_name: str) -> int | None:
+    reserved = clients.lambda_.get_function_concurrency(FunctionName=function_name).get("ReservedConcurrentExecutions")
+    return None if reserved is None else int(reserved)
+
+
 def _merged_layers(contents: list[Path], code_root: Path) -> Path:
     """A function's /opt: its layers' contents merged in order, a later layer's file over an
     earlier one's (Lambda Developer Guide, "Adding layers to functions"); one folder per list."""
@@ -628,6 +638,7 @@ def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: Pipelin
                     and (content := packaged.layer_content(str(layer.get("Ref", "")))) is not None]
         specs.append(FunctionSpec(
             opt_dir=_merged_layers(contents, code_root) if contents else None,
+            reserved_concurrency=_reserved_concurrency(clients, physical),
             logical_id=logical_id,
             name=config["FunctionName"],
             arn=config["FunctionArn"],

@@ -73,6 +73,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_sqs,
     state_task_service_unsupported,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
@@ -197,6 +200,36 @@ def aws_sdk_error_prefix(service_name: str) -> str:
     return AWS_SDK_ERROR_PREFIX.get(service_name.lower(), service_name[:1].upper() + service_name[1:])
 
 
+_original_response_value = StateTaskService._from_boto_response_value
+
+
+def response_value(value: Any) -> Any:
+    """A value of a task's response as Step Functions gives it: a timestamp in epoch milliseconds
+    (as a .sync child execution's StartDate and StopDate show in the Step Functions guide's
+    examples), a streamed body as text."""
+    import datetime
+
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    return _original_response_value(value)
+
+
+def _operation(task: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
+    """The botocore operation a service task calls (the task's service and action by default)."""
+    service = task._get_boto_service_name(boto_service_name=boto_service_name)
+    action = task._get_boto_service_action(service_action_name=service_action_name)
+    return _operations(service)[action]
+
+
+@lru_cache(maxsize=16)
+def _operations(service: str) -> dict[str, Any]:
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(name): model.operation_model(name) for name in model.operation_names}
+
+
 def sdk_error(task_service: type, client_error: ClientError) -> tuple[str, str]:
     """(error, cause) of a task's API error, as the AWS SDK for Java names it: a modelled error
     by its exception (its shape's name, "Exception" added), any other by the service's own."""
@@ -217,6 +250,15 @@ class TooManyRequestsException(JsonRESTError):
 
     def __init__(self, message: str):
         super().__init__("TooManyRequestsException", message)
+
+
+class RequestTooLargeException(JsonRESTError):
+    """Lambda's answer to an event over its payload limit (HTTP 413)."""
+
+    code = 413
+
+    def __init__(self, message: str):
+        super().__init__("RequestTooLargeException", message)
 
 
 class ServiceException(JsonRESTError):
@@ -376,6 +418,18 @@ def installed(
 
         return from_error
 
+    def normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:
+        shape = _operation(self, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                           service_action_name: str | None = None) -> None:
+        shape = _operation(self, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+
     original_preprocessor_init = Patch(Preprocessor, "__init__", None).original()
 
     def preprocessor_init(self: Preprocessor, *args: Any, **kwargs: Any) -> None:
@@ -396,6 +450,9 @@ def installed(
         Patch(Preprocessor, "__init__", preprocessor_init),
         Patch(state_task_service_aws_sdk.StateTaskServiceAwsSdk, "_normalise_service_error_name",
               staticmethod(aws_sdk_error_prefix)),
+        Patch(StateTaskService, "_normalise_parameters", normalise_parameters),
+        Patch(StateTaskService, "_normalise_response", normalise_response),
+        Patch(StateTaskService, "_from_boto_response_value", staticmethod(response_value)),
     ]
     patches += [Patch(service, "_from_error", service_error(Patch(service, "_from_error", None).original()))
                 for service in SDK_ERRORS]

@@ -44,6 +44,23 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     access_key_id: str = "offline"  # the execution role's session, as Lambda hands it to the function
     opt_dir: Path | None = None  # the function's layers, merged: what Lambda mounts at /opt
+    reserved_concurrency: int | None = None  # at most this many invocations at once; beyond, Lambda throttles
+
+
+class Throttled(Exception):
+    """The function's reserved concurrency is in use: Lambda answers TooManyRequestsException."""
+
+
+class RequestTooLarge(Exception):
+    """The event is over Lambda's limit for a synchronous invocation (Lambda answers 413)."""
+
+
+# Lambda's payload limits for a synchronous invocation ("Lambda quotas": 6 MB each way), and what
+# it answers past them, as moto's own tests and deployments record it.
+REQUEST_LIMIT = 6_291_456
+RESPONSE_LIMIT = 6_291_556
+RESPONSE_TOO_LARGE = {"errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} "
+                                      "bytes).", "errorType": "Function.ResponseSizeTooLarge"}
 
 
 @dataclass(frozen=True)
@@ -236,6 +253,9 @@ class LambdaRuntime:
     def invoke(self, name_or_arn: str, event: str, *, no_time: bool = False) -> Invocation:
         """Invoke a function; no_time gives the invocation no time at all (an injected timeout)."""
         spec = self.function(name_or_arn)
+        if len(event.encode("utf-8")) > REQUEST_LIMIT:
+            raise RequestTooLarge(f"{len(event.encode('utf-8'))} byte payload is too large for the RequestResponse "
+                                  f"invocation type (limit {REQUEST_LIMIT} bytes)")
         request_id = str(uuid.uuid4())
         environment = self._acquire(spec)
         started_at = time.time()
@@ -272,10 +292,14 @@ class LambdaRuntime:
             self.reports.append(report)
         if error is not None:
             return Invocation(json.dumps(error), True, report)
+        if len(reply["result"].encode("utf-8")) > RESPONSE_LIMIT:
+            return Invocation(json.dumps(RESPONSE_TOO_LARGE), True, report)
         return Invocation(reply["result"], False, report)
 
     def _acquire(self, spec: FunctionSpec) -> _Environment:
         with self._lock:
+            if spec.reserved_concurrency is not None and self._running[spec.logical_id] >= spec.reserved_concurrency:
+                raise Throttled(spec.logical_id)
             while True:
                 idle = self._idle.setdefault(spec.logical_id, deque())  # its function may be replaced meanwhile
                 while idle:

@@ -198,10 +198,26 @@ def why_not(prefix: str, operation: str) -> str | None:
 def accesses(prefix: str, operation: str, parameters: Mapping[str, Any], region: str,
              account: str) -> tuple[Access, ...]:
     """Every authorization IAM makes for the call; Unauthorizable if it cannot be told."""
+    parameters = _AnyCase(parameters)
     special = SPECIAL.get((prefix, operation))
     if special is not None:
         return special(parameters, region, account)
     return (_access(prefix, operation, parameters, region, account),)
+
+
+class _AnyCase(dict):  # type: ignore[type-arg]
+    """Parameters by name whatever the case of its first letter: Step Functions' tasks name them
+    as in its guide (StateMachineArn), the SDKs as in the API (stateMachineArn)."""
+
+    def __init__(self, parameters: Mapping[str, Any]):
+        super().__init__(parameters)
+        self._lower = {str(key).lower(): key for key in parameters}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        found = self._lower.get(str(key).lower())
+        return self[found] if found is not None else default
 
 
 def _access(prefix: str, operation: str, parameters: Mapping[str, Any], region: str, account: str) -> Access:

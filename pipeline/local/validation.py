@@ -42,7 +42,8 @@ CYCLE = "E3004"
 
 def refusals(cloudformation: dict[str, Any], parameters: dict[str, str], region: str, account: str,
              stack_name: str) -> list[Refusal]:
-    """Every refusal, the template's own (a cycle) first, for the resources whose condition holds."""
+    """Every refusal for the resources whose condition holds: the template's own (a cycle) first,
+    then what AWS would refuse, then what the offline cloud cannot run."""
     resolver = TemplateResolver(cloudformation, parameters, _placeholders(cloudformation), region, account, stack_name)
     present = {logical_id for logical_id, resource in cloudformation.get("Resources", {}).items()
                if _condition(resolver, resource.get("Condition"))}
@@ -50,7 +51,8 @@ def refusals(cloudformation: dict[str, Any], parameters: dict[str, str], region:
     found += list(_definitions(cloudformation, resolver, present))
     found += list(_principals(cloudformation, resolver, present, account))
     found += list(_layers(cloudformation, resolver, present))
-    return sorted(found, key=lambda refusal: refusal.logical_id != "")
+    found += list(_not_run(cloudformation, resolver, present))
+    return sorted(found, key=lambda refusal: (refusal.logical_id != "", refusal.code == definitions.NOT_SUPPORTED))
 
 
 def lint(cloudformation: dict[str, Any], region: str) -> list[Refusal]:
@@ -206,6 +208,64 @@ def _layers(cloudformation: dict[str, Any], resolver: TemplateResolver, present:
                 yield Refusal(logical_id, "AWS::Lambda::Function", definitions.NOT_SUPPORTED,
                               f"layer {arn or layer} is not one of the stack's own, and the offline cloud has no "
                               "other layers (but Powertools')")
+
+
+# Resources that do something on their own in AWS, which the offline cloud does not do: deployed
+# as they are, they would sit there and the pipeline would seem to work without them.
+NOT_RUN = {
+    "AWS::Lambda::EventSourceMapping": "the offline cloud does not poll event sources (SQS, Kinesis, DynamoDB "
+                                       "streams) for functions",
+    "AWS::Scheduler::Schedule": "the offline cloud does not run EventBridge Scheduler schedules",
+    "AWS::Lambda::Url": "the offline cloud does not serve function URLs",
+    "AWS::ApiGateway::RestApi": "the offline cloud does not serve APIs",
+    "AWS::ApiGatewayV2::Api": "the offline cloud does not serve APIs",
+    "AWS::Pipes::Pipe": "the offline cloud does not run EventBridge Pipes",
+    "AWS::Events::EventBus": "the offline cloud delivers S3's events on the default bus only",
+}
+S3_DESTINATIONS = ("LambdaConfigurations", "QueueConfigurations", "TopicConfigurations")
+
+
+def _not_run(cloudformation: dict[str, Any], resolver: TemplateResolver, present: set[str]) -> Iterator[Refusal]:
+    """What a template asks AWS to do by itself that the offline cloud would not: refused, one line
+    each, rather than deployed to do nothing."""
+    for logical_id, resource in cloudformation.get("Resources", {}).items():
+        kind, properties = resource.get("Type", ""), resource.get("Properties", {})
+        if logical_id not in present:
+            continue
+        if kind in NOT_RUN:
+            yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED, NOT_RUN[kind])
+        elif kind == "AWS::Events::Rule":
+            if "ScheduleExpression" in properties:
+                yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED, "scheduled rules do not fire offline")
+            for target in properties.get("Targets") or []:
+                arn = _resolved(resolver, target.get("Arn")) if isinstance(target, dict) else None
+                if not (isinstance(arn, str) and ":states:" in arn and ":stateMachine:" in arn) and not (
+                        isinstance(target, dict) and _names_a(cloudformation, target.get("Arn"),
+                                                              "AWS::StepFunctions::StateMachine")):
+                    yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED,
+                                  f"target {target.get('Id') if isinstance(target, dict) else target}: the offline "
+                                  "cloud's EventBridge delivers to Step Functions state machines only")
+        elif kind == "AWS::S3::Bucket":
+            notification = _resolved(resolver, properties.get("NotificationConfiguration")) or {}
+            for destination in S3_DESTINATIONS:
+                if isinstance(notification, dict) and notification.get(destination):
+                    yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED,
+                                  f"NotificationConfiguration {destination}: the offline cloud sends S3's events "
+                                  "through EventBridge only")
+        elif kind == "AWS::SNS::Subscription":
+            protocol = _resolved(resolver, properties.get("Protocol"))
+            if protocol not in ("email", "email-json"):
+                yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED,
+                              f"a {protocol} subscription: the offline cloud delivers no notifications (an email is "
+                              "read from the execution history instead)")
+
+
+def _names_a(cloudformation: dict[str, Any], value: Any, kind: str) -> bool:
+    """Whether a Ref or GetAtt names a resource of this type in the template."""
+    if isinstance(value, dict):
+        target = value.get("Ref") or (value.get("Fn::GetAtt") or [None])[0]
+        return cloudformation.get("Resources", {}).get(str(target), {}).get("Type") == kind
+    return False
 
 
 # (resource type, property holding the policy, the error each service answers with)

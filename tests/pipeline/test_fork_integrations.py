@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.local.cloud import DeployRefused, LocalCloud
+from tests.conftest import TEMPLATE as ROOT_TEMPLATE
 from tests.forks import STATE_MACHINE, Fork, source_folder
 from tests.offline import run_one
 
@@ -118,7 +119,7 @@ def test_an_sqs_task_sends_with_its_grant_and_fails_without(tmp_path, grant):
             assert result.status == "FAILED" and messages == []
             failure = failed_task(cloud, result.execution_arn)
             assert failure["error"] == "SQS.AmazonSQSException"
-            assert "is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:" in failure["cause"]
+            assert "is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:" in failure["cause"]
 
 
 ARCHIVE_COPY = {
@@ -139,12 +140,13 @@ def test_an_aws_sdk_copy_needs_read_on_the_source_and_write_on_the_destination(t
     fork = Fork().insert_state_after("Process CSV", "Archive", ARCHIVE_COPY)
     fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": grants,
                                     "Resource": {"Fn::Sub": "${LandingBucket.Arn}/*"}})
-    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
-        result = run_one(cloud, tmp_path, "sales.csv")
+    # Only incoming/ starts the pipeline: a copy into the bucket's own trigger scope would start it again.
+    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0", "KeyPrefix=incoming/"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv", prefix="incoming/")
         archived = cloud.clients.s3.list_objects_v2(Bucket=cloud.stack.bucket, Prefix="archive/").get("Contents", [])
         if outcome == "SUCCEEDED":
             assert result.status == "SUCCEEDED", (result.error, result.cause)
-            assert [obj["Key"] for obj in archived] == ["archive/sales.csv"]
+            assert [obj["Key"] for obj in archived] == ["archive/incoming/sales.csv"]
         else:
             assert result.status == "FAILED" and archived == []
             failure = failed_task(cloud, result.execution_arn)
@@ -166,3 +168,79 @@ def test_a_task_the_offline_cloud_cannot_run_or_check_is_refused_at_deploy(tmp_p
             pass
     line = str(refused.value)
     assert "\n" not in line and "Elsewhere" in line and says in line
+
+
+CHILD = {"Type": "AWS::Serverless::StateMachine", "Properties": {
+    "Definition": {"StartAt": "Tally", "States": {"Tally": {"Type": "Pass", "Result": {"tallied": True}, "End": True}}},
+    "Policies": []}}
+
+
+def child_fork(folder: Path, *, events: bool) -> Path:
+    """A fork that runs a child workflow per file and waits for it (.sync:2), granted as the Step
+    Functions guide's synchronous policy; with or without the managed rule's events permissions."""
+    fork = Fork().add_resource("TallyStateMachine", CHILD).substitute("TallyArn", {"Ref": "TallyStateMachine"})
+    fork.insert_state_after("Process CSV", "Tally", {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": "${TallyArn}", "Input": {"key.$": "$.file.key"}},
+        "ResultSelector": {"output.$": "$.Output"}, "ResultPath": "$.tally"})
+    fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": "states:StartExecution",
+                                    "Resource": {"Ref": "TallyStateMachine"}},
+                    {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"],
+                     "Resource": {"Fn::Sub": "arn:aws:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                                             "${TallyStateMachine.Name}:*"}})
+    if events:
+        fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": ["events:PutTargets", "events:PutRule",
+                                                                       "events:DescribeRule"],
+                                        "Resource": {"Fn::Sub": "arn:aws:events:${AWS::Region}:${AWS::AccountId}:rule/"
+                                                                "StepFunctionsGetEventsForStepFunctionsExecutionRule"}})
+    return fork.write(folder)
+
+
+def test_a_synchronous_child_execution_runs_and_its_output_comes_back(tmp_path):
+    with LocalCloud.deploy(child_fork(tmp_path, events=True), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        child = cloud.stack.resources["TallyStateMachine"]
+        (execution,) = cloud.clients.stepfunctions.list_executions(stateMachineArn=child)["executions"]
+        assert execution["status"] == "SUCCEEDED"
+
+
+def test_a_synchronous_child_without_the_managed_rule_is_refused_as_create_state_machine_refuses_it(tmp_path):
+    with pytest.raises(DeployRefused, match=r"ProcessFileStateMachine \(AWS::StepFunctions::StateMachine\): "
+                                            r"AccessDeniedException: 'arn:aws:iam::123456789012:role/.*' is not "
+                                            r"authorized to create managed-rule\."):
+        with LocalCloud.deploy(child_fork(tmp_path, events=False), time_scale=0):
+            pass
+
+
+@pytest.mark.parametrize("grant", [True, False])
+def test_an_eventbridge_task_puts_events_with_its_grant_and_fails_without(tmp_path, grant):
+    fork = Fork().insert_state_after("Process CSV", "Announce", {
+        "Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+        "Parameters": {"Entries": [{"Source": "file.pipeline", "DetailType": "File Processed",
+                                    "Detail": {"key.$": "$.file.key"}}]}, "ResultPath": None})
+    if grant:
+        fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {
+            "Fn::Sub": "arn:aws:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}})
+    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        if grant:
+            assert result.status == "SUCCEEDED", (result.error, result.cause)
+        else:
+            failure = failed_task(cloud, result.execution_arn)
+            assert failure["error"] == "EventBridge.AccessDeniedException"  # modelled in EventBridge's API
+            assert "is not authorized to perform: events:PutEvents on resource: arn:aws:events:" in failure["cause"]
+
+
+def test_an_aws_client_at_the_endpoint_sees_the_records_the_functions_wrote(tmp_path):
+    """One DynamoDB: what the processing function recorded is what `aws dynamodb scan` at the
+    offline cloud's endpoint returns (with the speed layer, DynamoDB runs in a process of its own)."""
+    import boto3
+
+    with LocalCloud.deploy(ROOT_TEMPLATE, ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        client = boto3.client("dynamodb", endpoint_url=cloud.endpoint, region_name=cloud.clients.region,
+                              aws_access_key_id="offline", aws_secret_access_key="offline")
+        items = client.scan(TableName=cloud.stack.resources["IdempotencyTable"])["Items"]
+        assert result.status == "SUCCEEDED"
+        assert [item["status"]["S"] for item in items] == ["COMPLETED"]  # Powertools' record of the one file

@@ -192,6 +192,66 @@ def test_a_table_created_by_cloudformation_takes_its_template_encryption():
         assert (described["Status"], described["SSEType"], described["KMSMasterKeyArn"]) == ("ENABLED", "KMS", "key-id")
 
 
+def test_every_client_moto_makes_for_a_task_is_bound_to_the_role():
+    """Each module of moto's interpreter imports boto_client_for for itself: a module missing from
+    TASK_CLIENT_MODULES would make its calls unchecked, with no identity."""
+    core = moto_version.load_core()
+    parser = Path(moto.__file__).parent / "stepfunctions" / "parser"
+    importing = {str(path.relative_to(parser.parent.parent.parent)).removesuffix(".py").replace("/", ".")
+                 for path in parser.rglob("*.py") if "import boto_client_for" in path.read_text(encoding="utf-8")}
+    assert importing == {module.__name__ for module in core.TASK_CLIENT_MODULES}
+
+
+def test_a_dynamodb_task_calls_as_the_role_and_a_refusal_is_named_as_step_functions_names_it():
+    """moto names an unmodelled DynamoDB error DynamoDB.AccessDeniedException; Step Functions,
+    after the AWS SDK for Java, DynamoDB.AmazonDynamoDBException (LocalStack's AWS-recorded
+    test_task_service_dynamodb snapshot)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb import (
+        StateTaskServiceDynamoDB,
+    )
+
+    refused = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "r"}}, "PutItem")
+    assert StateTaskServiceDynamoDB._error_cause_from_client_error(refused)[0] == "DynamoDB.AccessDeniedException"
+    task = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True,
+            "Parameters": {"TableName": "records", "Item": {"id": {"S": "a"}}}}
+    with engine() as run:
+        run.client("dynamodb").create_table(TableName="records", BillingMode="PAY_PER_REQUEST",
+                                            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        assert run.run({"StartAt": "T", "States": {"T": task}})["status"] == "SUCCEEDED"
+        assert run.authorized == [(run.role_arn, "dynamodb", "PutItem")]
+        run.refuse_tasks = True
+        described = run.run({"StartAt": "T", "States": {"T": task}})
+        assert described["error"] == "DynamoDB.AmazonDynamoDBException"
+        assert described["cause"].endswith("(Service: AmazonDynamoDBv2; Status Code: 403; Error Code: "
+                                           f"AccessDeniedException; Request ID: {described['cause'].split('Request ID: ')[1]}")
+
+
+def test_a_child_execution_started_as_step_functions_names_its_parameters_runs():
+    """Step Functions' guide names the parameters StateMachineArn and Input, and the output
+    ExecutionArn and StartDate; moto passes them to boto3 unchanged (its base class leaves them
+    as they are, where the LocalStack interpreter it ports maps them to the API's names)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    parameters = {"StateMachineArn": "arn", "Input": "{}"}
+    StateTaskServiceSfn()._normalise_parameters(parameters, service_action_name="start_execution")
+    assert parameters == {"StateMachineArn": "arn", "Input": "{}"}  # moto alone: not the API's stateMachineArn
+    with engine() as run:
+        sfn = run.client("stepfunctions")
+        child = sfn.create_state_machine(name="child", roleArn=run.role_arn, definition=json.dumps(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"done": True}, "End": True}}}))["stateMachineArn"]
+        described = run.run({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+            "Parameters": {"StateMachineArn": child, "Input": {"a": 1}}}}})
+        output = json.loads(described["output"])
+        assert described["status"] == "SUCCEEDED" and output["Output"] == {"done": True}
+        assert output["ExecutionArn"].startswith(child.replace(":stateMachine:", ":execution:"))
+        assert isinstance(output["StartDate"], int)
+
+
 # -- on a moto other than the pinned one -----------------------------------------------------
 
 

@@ -1,0 +1,65 @@
+"""Forks that ask AWS to do something by itself: what the offline cloud does as AWS does (a
+function's reserved concurrency throttles), and what it cannot do, refused at deploy in one line
+rather than deployed to sit there (an event source mapping, a schedule, a subscription)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.local.cloud import DeployRefused, LocalCloud
+from tests.forks import STATE_MACHINE, Fork, source_folder
+from tests.offline import run_one
+
+
+def test_a_function_with_no_reserved_concurrency_is_throttled_and_the_file_is_notified(tmp_path):
+    """ReservedConcurrentExecutions 0 stops every invocation (Lambda Developer Guide, "Configuring
+    reserved concurrency"): Lambda answers 429, Step Functions retries it, then catches it."""
+    fork = Fork()
+    fork.properties("RandomFailureFunction")["ReservedConcurrentExecutions"] = 0
+    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+    assert result.status == "FAILED" and result.notification is not None
+    assert result.error == "Lambda.TooManyRequestsException"
+    assert next(visit for visit in result.visits if visit.name == "Process CSV").attempts == 4
+
+
+QUEUE = {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": True}}
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (lambda fork: fork.add_resource("Jobs", QUEUE).add_resource("JobsToProcessor", {
+        "Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": ["Jobs", "Arn"]}, "FunctionName": {"Ref": "CheckExtFunction"}}}),
+     "JobsToProcessor (AWS::Lambda::EventSourceMapping): NotSupportedOffline: the offline cloud does not poll"),
+    (lambda fork: fork.properties("CheckExtFunction").update(
+        {"Events": {"Nightly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)"}}}}),
+     "NotSupportedOffline: scheduled rules do not fire offline"),
+    (lambda fork: fork.add_resource("Jobs", QUEUE).add_resource("FailuresToJobs", {
+        "Type": "AWS::SNS::Subscription", "Properties": {
+            "TopicArn": {"Ref": "NotificationTopic"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["Jobs", "Arn"]}}}),
+     "FailuresToJobs (AWS::SNS::Subscription): NotSupportedOffline: a sqs subscription"),
+])
+def test_what_the_offline_cloud_would_not_do_is_refused_at_deploy(tmp_path, change, says):
+    fork = Fork()
+    change(fork)
+    with pytest.raises(DeployRefused) as refused:
+        with LocalCloud.deploy(fork.write(tmp_path), time_scale=0):
+            pass
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_response_over_lambdas_limit_is_the_error_lambda_gives(tmp_path):
+    """Lambda returns a synchronous invocation's response of at most 6 MB ("Lambda quotas"); past
+    it, the invocation fails with Function.ResponseSizeTooLarge."""
+    fork = Fork().add_resource("ReportFunction", {"Type": "AWS::Serverless::Function", "Properties": {
+        "CodeUri": str(source_folder(tmp_path / "report", {
+            "app.py": "def lambda_handler(event, context):\n    return 'x' * 7_000_000\n"})),
+        "Handler": "app.lambda_handler"}})
+    fork.substitute("ReportArn", {"Fn::GetAtt": ["ReportFunction", "Arn"]})
+    fork.properties(STATE_MACHINE)["Policies"].append({"LambdaInvokePolicy": {"FunctionName": {"Ref": "ReportFunction"}}})
+    fork.insert_state_after("Process CSV", "Report", {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                                      "Parameters": {"FunctionName": "${ReportArn}"}})
+    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+    assert (result.status, result.error) == ("FAILED", "Function.ResponseSizeTooLarge")
+    assert "6291556 bytes" in result.cause
