@@ -150,11 +150,13 @@ class AccessControl:
 
     def kms_on_behalf(self, principal: Principal, service: str, resource: str,
                       encryption_context: dict[str, str], context: dict[str, Any] | None = None,
-                      actions: tuple[str, ...] | None = None) -> tuple[Decision, Request] | None:
+                      actions: tuple[str, ...] | None = None,
+                      key_arn: str | None = None) -> tuple[Decision, Request] | None:
         """The first refusal, if any, of the KMS calls `service` makes for principal to use the
-        encrypted resource (actions: those of this call, when they are not all of KMS_ON_BEHALF's);
-        None if the resource is not encrypted with a KMS key or all are allowed."""
-        key_arn = self.encryption.get(resource)
+        encrypted resource (actions: those of this call, when they are not all of KMS_ON_BEHALF's;
+        key_arn: the key the call names, when not the resource's own); None if the resource is not
+        encrypted with a KMS key or all are allowed."""
+        key_arn = key_arn or self.encryption.get(resource)
         if key_arn is None:
             return None
         context = {**(context or {}), "kms:ViaService": f"{service}.{self.region}.amazonaws.com"}

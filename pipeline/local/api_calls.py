@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ SERVICE_OF_SIGNING_NAME = {"states": "stepfunctions", "monitoring": "cloudwatch"
 @dataclass(frozen=True)
 class ApiCall:
     service: str  # the IAM prefix: s3, dynamodb, states, ...
-    operation: str  # the API operation, for messages ("" when it cannot be told)
+    operation: str  # the API operation (METHOD path when it cannot be told), for messages
     accesses: tuple[Access, ...]  # every authorization IAM makes for it; empty when it cannot be told
     parameters: Mapping[str, Any] = field(default_factory=dict)
     why_not: str = ""  # why the accesses cannot be told
@@ -67,43 +68,59 @@ def api_call(service: str, operation: str, parameters: Mapping[str, Any], region
 
 def read_call(method: str, path: str, query: str, headers: dict[str, str], body: bytes,
               region: str, account: str) -> ApiCall:
-    """The call an HTTP request makes (path is the decoded path, as WSGI gives it)."""
+    """The call an HTTP request makes. path is as the client sent it (percent-encoded: a key's
+    "%2F" is not a "/"); the JSON protocol names the operation in X-Amz-Target, the query protocol
+    in Action, and a REST request is matched against the service's routes."""
     _, signing_name = credentials_of(headers)
     prefix = iam_prefix(signing_name or "")
-    model = service_model(SERVICE_OF_SIGNING_NAME.get(signing_name or "", signing_name or ""))
-    if model is None:
-        return ApiCall(prefix, f"{method} {path}", (), {}, f"no AWS service signs as {signing_name!r}")
-    protocol = model.metadata["protocol"]
-    if protocol == "json":
-        operation = headers.get("x-amz-target", "").rsplit(".", 1)[-1]
+    target = headers.get("x-amz-target", "")
+    if target:
         try:
             parameters = json.loads(body or b"{}")
         except ValueError:
             parameters = {}
-        found = (operation, parameters if isinstance(parameters, dict) else {})
-    elif protocol == "smithy-rpc-v2-cbor":  # /service/SERVICE/operation/OPERATION, a CBOR body
-        operation = path.rstrip("/").rsplit("/operation/", 1)[-1] if "/operation/" in path else ""
-        found = (operation, {})
-    elif protocol in ("query", "ec2"):
+        return api_call(prefix, target.rsplit(".", 1)[-1], parameters if isinstance(parameters, dict) else {},
+                        region, account)
+    model = service_model(SERVICE_OF_SIGNING_NAME.get(signing_name or "", signing_name or ""))
+    if model is None:
+        return ApiCall(prefix, f"{method} {path}", (), {}, f"no AWS service signs as {signing_name!r}")
+    protocol = model.metadata["protocol"]
+    if protocol in ("query", "ec2"):
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace") or query, keep_blank_values=True).items()}
-        found = (form.pop("Action", ""), form)
-    else:
-        found = _rest_operation(model, method, unquote(path), query, headers, body)
-    if found is None or not found[0] or found[0] not in model.operation_names:
+        return api_call(prefix, form.pop("Action", ""), form, region, account)
+    if protocol == "smithy-rpc-v2-cbor":  # /service/SERVICE/operation/OPERATION, a CBOR body
+        operation = path.rstrip("/").rsplit("/operation/", 1)[-1] if "/operation/" in path else ""
+        return api_call(prefix, operation, {}, region, account)
+    found = _rest_operation(model, method, path, query, headers, body)
+    if found is None:
         return ApiCall(prefix, f"{method} {path}", (), {}, f"no {model.service_name} operation answers {method} {path}")
     return api_call(prefix, found[0], found[1], region, account)
 
 
-@lru_cache(maxsize=32)
+_models: dict[str, Any] = {}
+_models_lock = threading.Lock()  # a botocore session does not load models in parallel
+
+
 def service_model(name: str) -> Any:
     """botocore's model of a service; None if botocore does not know it."""
-    import botocore.session
-    from botocore.exceptions import UnknownServiceError
+    if name not in _models:
+        from botocore.exceptions import UnknownServiceError
 
-    try:
-        return botocore.session.get_session().get_service_model(name)
-    except UnknownServiceError:
-        return None
+        with _models_lock:
+            if name not in _models:
+                try:
+                    _models[name] = _botocore_session().get_service_model(name)
+                except UnknownServiceError:
+                    _models[name] = None
+    return _models[name]
+
+
+@lru_cache(maxsize=1)
+def _botocore_session() -> Any:
+    """One session for every model read here (a session loads botocore's data files once)."""
+    import botocore.session
+
+    return botocore.session.get_session()
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,7 @@ class _Route:
     path: re.Pattern[str]
     labels: tuple[str, ...]  # member names, in the order of the template's groups
     literal_query: frozenset[str]  # query keys the URI template itself requires
+    x_id: str  # the operation's name in the x-id query key the SDKs send, where its URI names one
     query_members: dict[str, str]  # query key -> member name
     header_members: dict[str, str]  # header (lowercase) -> member name
     required_query: frozenset[str]
@@ -123,37 +141,49 @@ class _Route:
         return len(self.literal_query | self.required_query) + len(self.required_headers)
 
 
-@lru_cache(maxsize=32)
+_built_routes: dict[str, tuple[_Route, ...]] = {}
+
+
 def _routes(service: str) -> tuple[_Route, ...]:
-    model = service_model(service)
+    if service not in _built_routes:
+        with _models_lock:
+            if service not in _built_routes:
+                _built_routes[service] = _build_routes(service)
+    return _built_routes[service]
+
+
+def _build_routes(service: str) -> tuple[_Route, ...]:
+    """Every operation's route, from the model's raw data (a tenth of the time botocore's own
+    operation models take to build for S3's hundred operations)."""
+    data = _botocore_session().get_service_data(service)
+    shapes = data.get("shapes", {})
     routes = []
-    for name in model.operation_names:
-        operation = model.operation_model(name)
-        uri = operation.http.get("requestUri", "/")
-        path_template, _, literal = uri.partition("?")
+    for name, operation in data.get("operations", {}).items():
+        http = operation.get("http", {})
+        path_template, _, literal = http.get("requestUri", "/").partition("?")
         labels: list[str] = []
         pattern = ""
         for piece in re.split(r"(\{[^}]+\})", path_template):
             if piece.startswith("{"):
-                label = piece[1:-1]
-                greedy = label.endswith("+")
-                labels.append(label.rstrip("+"))
-                pattern += "(.+)" if greedy else "([^/]+)"
+                labels.append(piece[1:-1].rstrip("+"))
+                pattern += "(.+)" if piece.endswith("+}") else "([^/]+)"
             else:
                 pattern += re.escape(piece)
-        shape = operation.input_shape
-        members = shape.members if shape is not None else {}
-        required = set(shape.required_members) if shape is not None else set()
-        by_label = {member.serialization.get("name", key): key for key, member in members.items()
-                    if member.serialization.get("location") == "uri"}
-        query = {member.serialization.get("name", key): key for key, member in members.items()
-                 if member.serialization.get("location") == "querystring"}
-        header = {member.serialization.get("name", key).lower(): key for key, member in members.items()
-                  if member.serialization.get("location") == "header"}
+        shape = shapes.get(operation.get("input", {}).get("shape", ""), {})
+        members = shape.get("members", {})
+        required = set(shape.get("required", []))
+
+        def located(where: str) -> dict[str, str]:
+            return {member.get("locationName", key): key for key, member in members.items()
+                    if member.get("location") == where}
+
+        by_label, query, header = located("uri"), located("querystring"), located("header")
+        header = {name.lower(): key for name, key in header.items()}
         routes.append(_Route(
-            name, operation.http["method"], re.compile(pattern.rstrip("/") + "/?" if pattern != "/" else "/"),
+            name, http.get("method", "POST"), re.compile(pattern.rstrip("/") + "/?" if pattern != "/" else "/"),
             tuple(by_label.get(label, label) for label in labels),
             frozenset(key.split("=")[0] for key in literal.split("&") if key and not key.startswith("x-id")),
+            next((key.split("=", 1)[1] for key in literal.split("&") if key.startswith("x-id=")), ""),
             query, header,
             frozenset(q for q, member in query.items() if member in required),
             frozenset(h for h, member in header.items() if member in required),
@@ -164,20 +194,22 @@ def _routes(service: str) -> tuple[_Route, ...]:
 def _rest_operation(model: Any, method: str, path: str, query: str, headers: dict[str, str],
                     body: bytes) -> tuple[str, dict[str, Any]] | None:
     params = parse_qs(query, keep_blank_values=True)
+    x_id = params.get("x-id", [""])[0]
     best: tuple[_Route, re.Match[str]] | None = None
     for route in _routes(model.service_name):
-        if route.method != method:
+        if route.method != method or (x_id and route.x_id and route.x_id != x_id):
             continue
         matched = route.path.fullmatch(path or "/")
         if matched is None or not (route.literal_query | route.required_query) <= set(params) \
                 or not route.required_headers <= set(headers):
             continue
-        if best is None or route.specificity > best[0].specificity:
+        named = x_id == route.operation  # the SDKs name the operation in x-id where routes are alike
+        if best is None or (named, route.specificity) > (x_id == best[0].operation, best[0].specificity):
             best = (route, matched)
     if best is None:
         return None
     route, matched = best
-    parameters: dict[str, Any] = dict(zip(route.labels, matched.groups()))
+    parameters: dict[str, Any] = dict(zip(route.labels, (unquote(value) for value in matched.groups())))
     parameters.update({member: params[key][0] for key, member in route.query_members.items() if key in params})
     parameters.update({member: headers[name] for name, member in route.header_members.items() if name in headers})
     if route.operation == "DeleteObjects":

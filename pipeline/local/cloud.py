@@ -45,7 +45,7 @@ from pipeline.local.resolver import TemplateResolver
 from pipeline.local.moto_version import PINNED_MOTO, load_core, select_layer, unsupported
 from pipeline.local.patching import MotoChanged
 from pipeline.local.plain_layer import PlainLayer
-from pipeline.local.template import PackagedTemplate, package
+from pipeline.local.template import PackagedLayer, PackagedTemplate, package
 from pipeline.template import TemplateError, parse_parameter_overrides
 from pipeline.stack import PipelineStack, StackNotFoundError
 
@@ -593,19 +593,38 @@ def _reserved_concurrency(clients: Clients, function_name: str) -> int | None:
     return None if reserved is None else int(reserved)
 
 
-def _merged_layers(contents: list[Path], code_root: Path) -> Path:
+def _function_layers(packaged: PackagedTemplate, logical_id: str) -> list[PackagedLayer]:
+    """The stack's own layers of a function, in its order (a public layer validation let through,
+    Powertools', is stood in for by the Powertools installed with the pipeline)."""
+    found = []
+    for reference in packaged.cloudformation["Resources"][logical_id].get("Properties", {}).get("Layers") or []:
+        if not isinstance(reference, dict) or "Ref" not in reference:
+            continue
+        layer = packaged.layer(str(reference["Ref"]))
+        if layer is None:
+            raise TemplateError(f"{logical_id}: the content of layer {reference['Ref']} is in S3, which the offline "
+                                "cloud cannot read: give its ContentUri a local folder, as `sam build` does")
+        found.append(layer)
+    return found
+
+
+def _merged_layers(layers: list[PackagedLayer], code_root: Path) -> Path:
     """A function's /opt: its layers' contents merged in order, a later layer's file over an
-    earlier one's (Lambda Developer Guide, "Adding layers to functions"); one folder per list."""
+    earlier one's (Lambda Developer Guide, "Adding layers to functions"); one folder per set of
+    contents (a changed layer, a new folder)."""
     import hashlib
     import shutil
 
-    opt = code_root / f"opt-{hashlib.sha256(repr(contents).encode()).hexdigest()[:16]}"
+    digest = hashlib.sha256()
+    for layer in layers:
+        digest.update(hashlib.sha256(layer.zip_bytes).digest() if layer.zip_bytes else layer.zip_key.encode())
+    opt = code_root / f"opt-{digest.hexdigest()[:16]}"
     if not opt.is_dir():
         partial = opt.with_name(opt.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        for content in contents:
-            shutil.copytree(content, partial, dirs_exist_ok=True)
+        for layer in layers:
+            shutil.copytree(layer.content_dir, partial, dirs_exist_ok=True)
         partial.rename(opt)
     return opt
 
@@ -631,13 +650,9 @@ def _function_specs(clients: Clients, packaged: PackagedTemplate, stack: Pipelin
     for logical_id, function in packaged.functions.items():
         physical = stack.resources[logical_id]
         config = clients.lambda_.get_function_configuration(FunctionName=physical)
-        # The stack's own layers, in the function's order (a public layer validation let through,
-        # Powertools', is stood in for by the Powertools installed with the pipeline).
-        layers = packaged.cloudformation["Resources"][logical_id].get("Properties", {}).get("Layers") or []
-        contents = [content for layer in layers if isinstance(layer, dict)
-                    and (content := packaged.layer_content(str(layer.get("Ref", "")))) is not None]
+        layers = _function_layers(packaged, logical_id)
         specs.append(FunctionSpec(
-            opt_dir=_merged_layers(contents, code_root) if contents else None,
+            opt_dir=_merged_layers(layers, code_root) if layers else None,
             reserved_concurrency=_reserved_concurrency(clients, physical),
             logical_id=logical_id,
             name=config["FunctionName"],

@@ -88,7 +88,25 @@ def problems(definition: dict[str, Any], workflow_type: str) -> list[Problem]:
     invalid = _transition_problems(definition) + [p.message for p in resources if p.code == "InvalidDefinition"]
     if invalid:
         return [Problem("InvalidDefinition", f"Invalid State Machine Definition: '{', '.join(invalid)}'")]
-    return resources
+    return [*_distributed_maps(definition), *resources]
+
+
+def _distributed_maps(definition: dict[str, Any]) -> Iterator[Problem]:
+    """A Distributed Map runs each item as a child workflow the state machine's role starts (Step
+    Functions Developer Guide, "IAM policies for using Distributed Map states"); moto runs them
+    inside the parent, where that start is not authorized."""
+    for name, state in (definition.get("States") or {}).items():
+        if not isinstance(state, dict):
+            continue
+        processor = state.get("ItemProcessor") if isinstance(state.get("ItemProcessor"), dict) else {}
+        if state.get("Type") == "Map" and (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED":
+            yield Problem(NOT_SUPPORTED, f"state {name!r} is a Distributed Map, whose child workflows the offline "
+                                         "cloud cannot start and authorize as AWS does")
+        for branch in state.get("Branches") or []:
+            if isinstance(branch, dict):
+                yield from _distributed_maps(branch)
+        if processor:
+            yield from _distributed_maps(processor)
 
 
 def starts_synchronous_children(definition: dict[str, Any]) -> bool:
@@ -168,6 +186,8 @@ def _tasks(definition: dict[str, Any], path: str) -> Iterator[Task]:
 def _resource_problems(task: Task, workflow_type: str) -> list[Problem]:
     resource = task.resource
     where = f"at {task.path}/Resource"
+    if "${" in resource:  # a value known only once the stack exists: checked when it runs
+        return []
     if task.credentials:
         return [Problem(NOT_SUPPORTED, f"state {task.state!r} assumes a role of its own (Credentials), "
                                                "which the offline cloud does not emulate")]
@@ -220,7 +240,8 @@ def _aws_sdk_problems(task: Task, service: str, api: str, pattern: str) -> list[
     operation = api[:1].upper() + api[1:]
     if model is None or operation not in model.operation_names:
         return [Problem(NOT_SUPPORTED, f"state {task.state!r} calls {named}, an API botocore does not know")]
-    reason = why_not(iam_prefix(model.signing_name), operation)
+    shape = model.operation_model(operation).input_shape
+    reason = why_not(iam_prefix(model.signing_name), operation, shape.members if shape is not None else ())
     if reason is None and not _moto_implements(model.service_name, operation):
         reason = f"moto does not implement {model.service_name} {operation}"
     if reason:

@@ -13,6 +13,7 @@ import json
 import threading
 import uuid
 from typing import Any, Callable, Iterable
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from pipeline.local.access import AccessControl, AccessDenied
@@ -22,6 +23,7 @@ from pipeline.local.policy import Principal
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CONTROL_PATH = "/_offline/access-control"  # where the DynamoDB process receives the rules
+UNDECIDED: Any = object()
 
 
 class Gatekeeper:
@@ -33,7 +35,7 @@ class Gatekeeper:
         self.access = access
         self._accept_rules = accept_rules
         self._lock = threading.Lock()
-        self._decided: dict[tuple[str, str, str], AccessDenied | None] = {}
+        self._decided: dict[tuple[Any, ...], AccessDenied | None] = {}  # the stack's policies are fixed between deploys
 
     def use(self, access: AccessControl) -> None:
         with self._lock:
@@ -46,13 +48,15 @@ class Gatekeeper:
             start_response("204 No Content", [])
             return [b""]
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
         access_key, _ = credentials_of(headers)
         access = self.access
         principal = access.principal_for(access_key) if access else None
         if principal is None or access is None:
             return self.app(environ, start_response)
         body = _body(environ)
-        call = read_call(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+        call = read_call(environ["REQUEST_METHOD"], _raw_path(environ), environ.get("QUERY_STRING", ""),
                          headers, body, access.region, access.account)
         refusal = self._refusal(access, access_key or "", principal, call)
         if refusal is not None:
@@ -63,12 +67,14 @@ class Gatekeeper:
 
     def _refusal(self, access: AccessControl, access_key: str, principal: Principal,
                  call: ApiCall) -> AccessDenied | None:
-        cache_key = (access_key, call.operation, call.accesses)
-        if cache_key in self._decided:
-            return self._decided[cache_key]
+        decided, cache_key = self._decided, (access_key, call.operation, call.accesses)
+        refusal = decided.get(cache_key, UNDECIDED)
+        if refusal is not UNDECIDED:
+            return refusal
         refusal = refuse(access, principal, call)
         with self._lock:
-            self._decided[cache_key] = refusal
+            if self.access is access:  # not a decision of the rules use() has just replaced
+                self._decided[cache_key] = refusal
         return refusal
 
     def _without_list_permission(self, access: AccessControl, principal: Principal, call: ApiCall,
@@ -91,6 +97,15 @@ class Gatekeeper:
                 return _answer(call, refusal, environ["REQUEST_METHOD"], start_response)
         start_response(*captured)
         return result
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it, still percent-encoded (PATH_INFO is decoded: a key's "%2F"
+    would read as a "/")."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return raw.split("?", 1)[0]
+    return quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/")
 
 
 def _body(environ: dict[str, Any]) -> bytes:

@@ -6,7 +6,8 @@ shows each one's behaviour against the pinned moto):
 
 - Lambda Invoke runs the handler in our runtime (moto's own needs Docker).
 - S3 object writes are announced by our EventBridge delivery (moto's raw-keys the event, ignores
-  rule state and drops Step Functions targets).
+  rule state and drops Step Functions targets), once each: moto announces a completed multipart
+  upload twice (a Put, then CompleteMultipartUpload), S3 once.
 - Step Functions' Lambda and SNS tasks call as the state machine's role, authorized by
   task_calls, and a Lambda API error is named as Step Functions names it.
 - SNS Publish can be made to fail (an injected fault).
@@ -47,6 +48,7 @@ from moto.events.models import EventPattern, EventPatternParser, EventsBackend, 
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications as s3_notifications
+from moto.s3.models import S3Backend
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
 from moto.stepfunctions import models as stepfunctions_models
@@ -89,6 +91,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from pipeline.local.moto_change_sets import installed as change_sets_installed
 from pipeline.local.moto_version import PINNED_MOTO
 from pipeline.local.patching import Patch, applied
+from pipeline.local.api_calls import service_model
 from pipeline.local.service_actions import iam_prefix
 
 ObjectWriteListener = Callable[[str, str, Any, Any], bool]
@@ -161,11 +164,16 @@ def _lambda_error_codes() -> frozenset[str]:
 
 @lru_cache(maxsize=8)
 def _modelled_errors(service: str) -> dict[str, str]:
-    """A service's error codes and the exception each is (botocore's model: the shape's name)."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model(service)
-    return {shape.error_code: shape.name for shape in model.error_shapes}
+    """A service's error codes and the exception each is (botocore's model: the shape's name),
+    with the codes of its query protocol where it answers them too (SQS's
+    AWS.SimpleQueueService.NonExistentQueue is QueueDoesNotExist)."""
+    found = {}
+    for shape in service_model(service).error_shapes:
+        found[shape.error_code] = shape.name
+        query_code = shape.metadata.get("error", {}).get("code")
+        if query_code:
+            found[query_code] = shape.name
+    return found
 
 
 # Optimized integrations whose API errors moto names otherwise than Step Functions does:
@@ -218,16 +226,18 @@ def _operation(task: Any, boto_service_name: str | None, service_action_name: st
     """The botocore operation a service task calls (the task's service and action by default)."""
     service = task._get_boto_service_name(boto_service_name=boto_service_name)
     action = task._get_boto_service_action(service_action_name=service_action_name)
-    return _operations(service)[action]
+    return _operation_model(service, action)
 
 
-@lru_cache(maxsize=16)
-def _operations(service: str) -> dict[str, Any]:
-    import botocore.session
+@lru_cache(maxsize=128)
+def _operation_model(service: str, action: str) -> Any:
     from botocore import xform_name
 
-    model = botocore.session.get_session().get_service_model(service)
-    return {xform_name(name): model.operation_model(name) for name in model.operation_names}
+    model = service_model(service)
+    for name in model.operation_names:
+        if xform_name(name) == action:
+            return model.operation_model(name)
+    raise KeyError(f"botocore's {service} has no operation {action}")
 
 
 def sdk_error(task_service: type, client_error: ClientError) -> tuple[str, str]:
@@ -370,8 +380,21 @@ def installed(
     make_client = task_client or (lambda region, service: moto_boto_client.boto_client_for(
         region=region, service=service))
 
+    completing = threading.local()
+    original_complete = Patch(S3Backend, "complete_multipart_upload", None).original()
+
+    def complete_multipart_upload(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        completing.upload = True
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            completing.upload = False
+
     def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
-        if not on_object_write(account_id, getattr(event_name, "value", str(event_name)), bucket, key):
+        name = getattr(event_name, "value", str(event_name))
+        if name == "s3:ObjectCreated:Put" and getattr(completing, "upload", False):
+            return  # moto stores the completed upload with put_object, which announces a Put as well
+        if not on_object_write(account_id, name, bucket, key):
             original_send_event(account_id, event_name, bucket, key)
 
     def lambda_invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> bytes:
@@ -443,6 +466,7 @@ def installed(
         Patch(BaseExecutionWorkerCommunication, "terminated", terminated),
         Patch(StateTaskServiceLambda, "_error_cause_from_client_error", staticmethod(lambda_error_cause)),
         Patch(s3_notifications, "send_event", send_event),
+        Patch(S3Backend, "complete_multipart_upload", complete_multipart_upload),
         Patch(moto_jsonata, "_eval_jsonata", _evaluate_jsonata),
         Patch(retrier_decl, "time", clock),
         Patch(EventsHandler, "test_event_pattern", _test_event_pattern),
@@ -488,16 +512,24 @@ def implements(service: str, operation: str) -> bool:
     return any(hasattr(handler, camelcase_to_underscores(operation)) for handler in handlers)
 
 
-@lru_cache(maxsize=32)
+_endpoint_clients: dict[tuple[str, str, str], Any] = {}
+_endpoint_clients_lock = threading.Lock()
+
+
 def _endpoint_client(region: str, service: str, endpoint: str) -> Any:
     """A client as moto's interpreter makes them (no retries, no parameter validation), for a
-    service at another endpoint; the offline cloud's own credentials: the task guard decides."""
+    service at another endpoint; the offline cloud's own credentials: the task guard decides.
+    One per service, built once (boto3's default session does not build clients in parallel)."""
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id="offline",
-                        aws_secret_access_key="offline", config=Config(
-                            parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}))
+    with _endpoint_clients_lock:
+        if (region, service, endpoint) not in _endpoint_clients:
+            _endpoint_clients[(region, service, endpoint)] = boto3.client(
+                service, region_name=region, endpoint_url=endpoint, aws_access_key_id="offline",
+                aws_secret_access_key="offline", config=Config(
+                    parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}))
+        return _endpoint_clients[(region, service, endpoint)]
 
 
 @lru_cache(maxsize=64)

@@ -12,12 +12,15 @@ refuses the call (or, for a Step Functions task, the deploy).
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 
 class Unauthorizable(Exception):
@@ -48,11 +51,15 @@ ACTION_OF = {
     ("sqs", "SendMessageBatch"): "SendMessage", ("sqs", "DeleteMessageBatch"): "DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility",
     ("lambda", "Invoke"): "InvokeFunction", ("lambda", "InvokeWithResponseStream"): "InvokeFunction",
+    ("s3", "ListMultipartUploads"): "ListBucketMultipartUploads", ("s3", "SelectObjectContent"): "GetObject",
+    ("sns", "PublishBatch"): "Publish",
 }
 
 # S3 reads and writes of a version are the ...Version actions (S3 User Guide, as above).
 VERSIONED = {"GetObject": "GetObjectVersion", "DeleteObject": "DeleteObjectVersion",
-             "GetObjectTagging": "GetObjectVersionTagging", "PutObjectTagging": "PutObjectVersionTagging"}
+             "GetObjectTagging": "GetObjectVersionTagging", "PutObjectTagging": "PutObjectVersionTagging",
+             "DeleteObjectTagging": "DeleteObjectVersionTagging", "GetObjectAcl": "GetObjectVersionAcl",
+             "PutObjectAcl": "PutObjectVersionAcl", "GetObjectAttributes": "GetObjectVersionAttributes"}
 
 # Actions the reference lists with an optional resource type only (a condition key's), which
 # IAM checks on "*": CloudWatch's PutMetricData is scoped by the cloudwatch:namespace key.
@@ -79,12 +86,17 @@ def _function(parameters: Mapping[str, Any], region: str, account: str) -> str |
 
 
 def _queue(parameters: Mapping[str, Any], region: str, account: str) -> str | None:
+    """A queue named by its URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or by name and
+    owner (GetQueueUrl)."""
     url = parameters.get("QueueUrl")
-    if not isinstance(url, str) or not url:
-        return None
-    parts = url.rstrip("/").split("/")  # https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
-    owner = parts[-2] if len(parts) >= 2 and parts[-2].isdigit() else account
-    return f"arn:aws:sqs:{region}:{owner}:{parts[-1]}"
+    if isinstance(url, str) and url:
+        parts = url.rstrip("/").split("/")
+        owner = parts[-2] if len(parts) >= 2 and parts[-2].isdigit() else account
+        return f"arn:aws:sqs:{region}:{owner}:{parts[-1]}"
+    name = parameters.get("QueueName")
+    if isinstance(name, str) and name:
+        return f"arn:aws:sqs:{region}:{parameters.get('QueueOwnerAWSAccountId') or account}:{name}"
+    return None
 
 
 def _bucket(parameters: Mapping[str, Any], region: str, account: str) -> str | None:
@@ -132,32 +144,52 @@ def _parameter(name: str) -> Arn:
     return arn
 
 
-# (IAM prefix, resource type of the reference) -> the ARN the request names, from its parameters.
-RESOURCE_OF: dict[tuple[str, str], Arn] = {
-    ("dynamodb", "table"): _table,
-    ("dynamodb", "index"): _index,
-    ("sqs", "queue"): _queue,
-    ("sns", "topic"): lambda p, r, a: _parameter("TopicArn")(p, r, a) or _parameter("TargetArn")(p, r, a),
-    ("states", "statemachine"): _parameter("stateMachineArn"),
-    ("states", "execution"): _parameter("executionArn"),
-    ("states", "express"): lambda p, r, a: (p.get("executionArn") if ":express:" in str(p.get("executionArn"))
-                                           else None),
-    ("states", "maprun"): _parameter("mapRunArn"),
-    ("lambda", "function"): _function,
-    ("s3", "bucket"): _bucket,
-    ("s3", "object"): _object,
-    ("events", "event-bus"): _event_bus,
-    ("events", "rule-on-default-event-bus"): _rule,
-    ("events", "rule-on-custom-event-bus"): _rule,
-    ("kms", "key"): _parameter("KeyId"),
+# (IAM prefix, resource type of the reference) -> (the parameters that name it, the ARN they make).
+RESOURCE_OF: dict[tuple[str, str], tuple[tuple[str, ...], Arn]] = {
+    ("dynamodb", "table"): (("TableName",), _table),
+    ("dynamodb", "index"): (("IndexName",), _index),
+    ("sqs", "queue"): (("QueueUrl", "QueueName"), _queue),
+    ("sns", "topic"): (("TopicArn", "TargetArn"),
+                       lambda p, r, a: _parameter("TopicArn")(p, r, a) or _parameter("TargetArn")(p, r, a)),
+    ("states", "statemachine"): (("stateMachineArn",), _parameter("stateMachineArn")),
+    ("states", "execution"): (("executionArn",), _parameter("executionArn")),
+    ("states", "express"): (("executionArn",), lambda p, r, a: (p.get("executionArn")
+                                                                if ":express:" in str(p.get("executionArn")) else None)),
+    ("states", "maprun"): (("mapRunArn",), _parameter("mapRunArn")),
+    ("lambda", "function"): (("FunctionName",), _function),
+    ("s3", "bucket"): (("Bucket",), _bucket),
+    ("s3", "object"): (("Key",), _object),
+    ("events", "event-bus"): (("EventBusName", "Entries"), _event_bus),
+    ("events", "rule-on-default-event-bus"): (("Name", "Rule"), _rule),
+    ("events", "rule-on-custom-event-bus"): (("Name", "Rule"), _rule),
+    ("kms", "key"): (("KeyId",), _parameter("KeyId")),
 }
 
 
 @lru_cache(maxsize=1)
-def _reference() -> dict[str, Any]:
-    """The Service Authorization Reference as cfn-lint ships it: prefix -> {Actions, Resources}."""
-    data = resources.files("cfnlint.data.AdditionalSpecs").joinpath("Policies.json").read_text(encoding="utf-8")
-    return json.loads(data)
+def _reference_text() -> str:
+    return cfn_lint_data("AdditionalSpecs", "Policies.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=64)
+def _service_reference(prefix: str) -> dict[str, Any] | None:
+    """One service of the Service Authorization Reference as cfn-lint ships it ({Actions,
+    Resources}); only its part of the 2 MB file is decoded."""
+    text = _reference_text()
+    found = re.search(rf'\n "{re.escape(prefix)}": {{', text)
+    if found is None:
+        return None
+    service, _ = json.JSONDecoder().raw_decode(text, found.end() - 1)
+    return service
+
+
+def cfn_lint_data(*parts: str) -> Path:
+    """A data file cfn-lint ships, found without importing cfn-lint (its import takes a third of
+    a second)."""
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or spec.origin is None:
+        raise Unauthorizable("cfn-lint is not installed")
+    return Path(spec.origin).parent.joinpath("data", *parts)
 
 
 def iam_prefix(signing_name: str) -> str:
@@ -175,22 +207,26 @@ def action_of(prefix: str, operation: str, parameters: Mapping[str, Any] | None 
 def resource_types(action: str) -> list[str] | None:
     """The resource types the reference lists for an action; None if it has no such action."""
     prefix, _, name = action.partition(":")
-    service = _reference().get(prefix)
+    service = _service_reference(prefix)
     if service is None:
         return None
     entry = service["Actions"].get(name.lower())
     return None if entry is None else list(entry.get("Resources", []))
 
 
-def why_not(prefix: str, operation: str) -> str | None:
-    """Why the offline cloud cannot authorize this operation (None: it can, for some parameters)."""
+def why_not(prefix: str, operation: str, members: Collection[str]) -> str | None:
+    """Why the offline cloud cannot authorize this operation, whose input has these members
+    (botocore's model); None: it can, from the parameters that name its resource."""
     if (prefix, operation) in SPECIAL:
         return None
     action = action_of(prefix, operation)
     types = resource_types(action)
     if types is None:
         return f"IAM has no action {action} (Service Authorization Reference, as cfn-lint ships it)"
-    if types and action not in ON_ANY_RESOURCE and not any((prefix, kind) in RESOURCE_OF for kind in types):
+    named = {member.lower() for member in members}
+    if types and action not in ON_ANY_RESOURCE and not any(
+            (prefix, kind) in RESOURCE_OF and named & {p.lower() for p in RESOURCE_OF[(prefix, kind)][0]}
+            for kind in types):
         return f"the offline cloud cannot tell which {_kinds(types)} {action} is on"
     return None
 
@@ -229,7 +265,7 @@ def _access(prefix: str, operation: str, parameters: Mapping[str, Any], region: 
         return Access(action, "*")
     for kind in _most_specific_first(types):
         derive = RESOURCE_OF.get((prefix, kind))
-        resource = derive(parameters, region, account) if derive else None
+        resource = derive[1](parameters, region, account) if derive else None
         if resource:
             return Access(action, resource)
     raise Unauthorizable(f"the offline cloud cannot tell which {_kinds(types)} {action} is on")
@@ -253,8 +289,6 @@ def _copy_object(parameters: Mapping[str, Any], region: str, account: str) -> tu
     if isinstance(source, Mapping):
         bucket, key, version = source.get("Bucket"), source.get("Key"), source.get("VersionId")
     elif isinstance(source, str) and "/" in source.lstrip("/"):
-        from urllib.parse import unquote
-
         path, _, query = source.lstrip("/").partition("?versionId=")
         bucket, key = unquote(path).split("/", 1)
         version = query or None
@@ -298,16 +332,17 @@ def _per_table(operation: str, items_name: str) -> Callable[..., tuple[Access, .
 
 
 def _transaction(parameters: Mapping[str, Any], region: str, account: str) -> tuple[Access, ...]:
-    """TransactWriteItems is authorized as each of its items' own action on its table (DynamoDB
-    Developer Guide, "Using IAM with DynamoDB transactions")."""
-    actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+    """TransactWriteItems and TransactGetItems are authorized as each of their items' own action
+    on its table (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions")."""
+    actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem",
+               "Get": "GetItem"}
     found = []
     for item in parameters.get("TransactItems") or []:
         for kind, operation in actions.items():
             if isinstance(item, Mapping) and isinstance(item.get(kind), Mapping):
                 found.append(_access("dynamodb", operation, item[kind], region, account))
     if not found:
-        raise Unauthorizable("TransactWriteItems without TransactItems")
+        raise Unauthorizable("a transaction without TransactItems")
     return tuple(dict.fromkeys(found))
 
 
@@ -319,4 +354,5 @@ SPECIAL: dict[tuple[str, str], Callable[[Mapping[str, Any], str, str], tuple[Acc
     ("dynamodb", "BatchWriteItem"): _per_table("BatchWriteItem", "RequestItems"),
     ("dynamodb", "BatchGetItem"): _per_table("BatchGetItem", "RequestItems"),
     ("dynamodb", "TransactWriteItems"): _transaction,
+    ("dynamodb", "TransactGetItems"): _transaction,
 }

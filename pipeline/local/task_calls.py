@@ -30,6 +30,9 @@ from pipeline.local.authorize import refuse
 from pipeline.local.policy import Principal
 
 
+UNDECIDED: Any = object()
+
+
 class TaskAuthority:
     """Decides the task calls; `access` is set once the stack is deployed (and each decision is
     kept until it changes: the stack's policies are fixed between deployments)."""
@@ -56,9 +59,8 @@ class TaskAuthority:
             return
         call = api_call(service, operation, parameters, access.region, access.account)
         cache_key = (role_arn, service, operation, call.accesses)
-        if cache_key in self._decided:
-            refusal = self._decided[cache_key]
-        else:
+        refusal = self._decided.get(cache_key, UNDECIDED)
+        if refusal is UNDECIDED:
             refusal = refuse(access, Principal.role_session(role_arn, self._session(role_arn)), call)
             with self._lock:
                 if self._access is access:

@@ -2,8 +2,8 @@
 
 The SAM transform is the real one (aws-sam-translator). What `sam package` would upload is made
 locally: each function's CodeUri and each layer's ContentUri is zipped for the offline cloud's
-deployment bucket, and each
-state machine's DefinitionUri is inlined so the transform applies its DefinitionSubstitutions.
+deployment bucket, and each state machine's DefinitionUri is inlined so the transform applies its
+DefinitionSubstitutions.
 Reading the template itself is pipeline.template's job.
 """
 
@@ -53,11 +53,11 @@ class PackagedTemplate:
     functions: dict[str, PackagedFunction] = field(default_factory=dict)
     layers: dict[str, PackagedLayer] = field(default_factory=dict)  # by zip_key
 
-    def layer_content(self, logical_id: str) -> Path | None:
-        """The content of a layer of the transformed template, by its logical ID."""
+    def layer(self, logical_id: str) -> PackagedLayer | None:
+        """A layer of the transformed template, by its logical ID, with its content at hand (None
+        when the template gives its content in S3 rather than in a local folder)."""
         properties = self.cloudformation["Resources"].get(logical_id, {}).get("Properties", {})
-        layer = self.layers.get(properties.get("Content", {}).get("S3Key", ""))
-        return layer.content_dir if layer else None
+        return self.layers.get(properties.get("Content", {}).get("S3Key", ""))
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {

@@ -84,10 +84,10 @@ def lint(cloudformation: dict[str, Any], region: str) -> list[Refusal]:
 def _matches(cloudformation: dict[str, Any], region: str) -> list[dict[str, Any]]:
     """What cfn-lint finds in the template (rule, message, path, what the rule is about), kept in
     the cache folder for as long as the template and cfn-lint's version are the same."""
-    import cfnlint.version
+    from importlib.metadata import version
 
     text = json.dumps(cloudformation, sort_keys=True, default=str)
-    key = hashlib.sha256(f"{cfnlint.version.__version__}/{region}/{text}".encode()).hexdigest()
+    key = hashlib.sha256(f"{version('cfn-lint')}/{region}/{text}".encode()).hexdigest()
     cached = _cache_folder() / f"{key}.json"
     try:
         return list(json.loads(cached.read_text(encoding="utf-8")))
@@ -148,8 +148,14 @@ def _cache_folder() -> Path:
 
 
 def _placeholders(cloudformation: dict[str, Any]) -> dict[str, str]:
-    """Before CloudFormation names anything: each resource stands for itself, by logical ID."""
-    return {logical_id: logical_id for logical_id in cloudformation.get("Resources", {})}
+    """Before CloudFormation names anything: each resource stands for its own name if the template
+    gives it one as text, else for its logical ID."""
+    names = {"AWS::IAM::Role": "RoleName"}
+    found = {}
+    for logical_id, resource in cloudformation.get("Resources", {}).items():
+        name = resource.get("Properties", {}).get(names.get(resource.get("Type", ""), ""))
+        found[logical_id] = name if isinstance(name, str) else logical_id
+    return found
 
 
 def _condition(resolver: TemplateResolver, name: str | None) -> bool:
@@ -172,19 +178,49 @@ def _definitions(cloudformation: dict[str, Any], resolver: TemplateResolver, pre
         if resource.get("Type") != kind or logical_id not in present:
             continue
         properties = resource.get("Properties", {})
-        text = properties.get("Definition") or _resolved(resolver, properties.get("DefinitionString"))
-        for name, value in (_resolved(resolver, properties.get("DefinitionSubstitutions")) or {}).items():
-            if isinstance(text, str):
-                text = text.replace("${" + name + "}", str(value))
+        if "Definition" in properties:
+            text = json.dumps(properties["Definition"])
+        elif "DefinitionString" in properties:
+            text = _leniently(resolver, properties["DefinitionString"])
+        else:
+            continue  # DefinitionS3Location: read where the stack is processed
+        for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            text = text.replace("${" + name + "}", _leniently(resolver, value))
         definition = definitions.text_of(text)
         if definition is None:
-            if "DefinitionString" in properties or "Definition" in properties:
+            if "${" not in text:  # a value the offline cloud could not resolve is not the template's fault
                 yield Refusal(logical_id, kind, "InvalidDefinition", "Invalid State Machine Definition: "
                               "'INVALID_JSON_DESCRIPTION: the definition is not a JSON object at /'")
             continue
         workflow = str(_resolved(resolver, properties.get("StateMachineType")) or "STANDARD")
         for problem in definitions.problems(definition, workflow):
             yield Refusal(logical_id, kind, problem.code, problem.message)
+
+
+_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def _leniently(resolver: TemplateResolver, value: Any) -> str:
+    """A value as text, each part the offline cloud cannot resolve before the stack exists left
+    as a ${...} placeholder (which the definition checks pass over) rather than a refusal."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_leniently(resolver, part) for part in (parts if isinstance(parts, list) else []))
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return _leniently(resolver, variables[name])
+            found = _resolved(resolver, {"Fn::GetAtt": name.split(".", 1)} if "." in name else {"Ref": name})
+            return str(found) if found is not None else match.group(0)
+
+        return _VARIABLE.sub(replace, str(text))
+    found = _resolved(resolver, value)
+    return str(found) if found is not None else "${unresolved}"
 
 
 # Powertools for AWS Lambda (Python)'s public layers: the offline runtime stands in for them with
@@ -285,7 +321,7 @@ def _principals(cloudformation: dict[str, Any], resolver: TemplateResolver, pres
                 account: str) -> Iterator[Refusal]:
     resources = cloudformation.get("Resources", {})
     roles = {logical_id for logical_id, r in resources.items() if r.get("Type") == "AWS::IAM::Role"}
-    role_names = {str(_resolved(resolver, resources[r].get("Properties", {}).get("RoleName")) or r) for r in roles}
+    role_names = {str(_resolved(resolver, {"Ref": role})) for role in roles}
     for logical_id, resource in resources.items():
         spec = RESOURCE_POLICIES.get(resource.get("Type", ""))
         if spec is None or logical_id not in present:
@@ -298,9 +334,11 @@ def _principals(cloudformation: dict[str, Any], resolver: TemplateResolver, pres
             for value in values if isinstance(values, list) else [values]:
                 missing = _missing_principal(str(value), account, role_names)
                 if missing:
-                    message = spec[2] if spec[1] != "MalformedPolicyDocument" else f'{spec[2]}: "AWS":"{value}"'
-                    yield Refusal(logical_id, resource["Type"], spec[1],
-                                  f"{message} ({missing}: the offline account holds only this stack's roles)")
+                    answer = spec[2] if spec[1] != "MalformedPolicyDocument" else f'{spec[2]}: "AWS":"{value}"'
+                    yield Refusal(logical_id, resource["Type"], definitions.NOT_SUPPORTED,
+                                  f"the policy names {missing}, which this stack does not create, and the offline "
+                                  f"account holds only the stack's roles (where it does not exist, AWS answers "
+                                  f"{spec[1]}: {answer})")
 
 
 def _missing_principal(value: str, account: str, role_names: set[str]) -> str | None:
@@ -308,8 +346,8 @@ def _missing_principal(value: str, account: str, role_names: set[str]) -> str | 
     account's, which the offline cloud cannot know)."""
     role = _ROLE_ARN.fullmatch(value)
     if role and role["account"] == account and role["name"] not in role_names:
-        return f"no role {role['name']}"
+        return f"the role {role['name']}"
     other = _OTHER_IAM_ARN.fullmatch(value)
     if other and other["account"] == account:
-        return f"no {other['kind']} {value.rsplit('/', 1)[-1]}"
+        return f"the {other['kind']} {value.rsplit('/', 1)[-1]}"
     return None

@@ -8,6 +8,7 @@ moto (the speed layer off, or one clear line) is tested at the end.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -105,6 +106,28 @@ def test_object_writes_are_announced_to_the_offline_event_bus():
         s3.create_bucket(Bucket="landing")
         s3.put_object(Bucket="landing", Key="daily/a b.csv", Body=b"x")
         assert ("123456789012", "s3:ObjectCreated:Put", "landing/daily/a b.csv") == run.writes[0]
+
+
+def test_a_multipart_upload_is_announced_once_where_moto_announces_it_twice(monkeypatch):
+    from boto3.s3.transfer import TransferConfig
+    from moto.s3 import notifications
+
+    def upload(s3) -> None:
+        s3.create_bucket(Bucket="landing")
+        s3.upload_fileobj(io.BytesIO(b"x" * 6 * 1024 * 1024), "landing", "big.csv",
+                          Config=TransferConfig(multipart_threshold=5 * 1024 * 1024))
+
+    announced = []
+    with mock_aws():
+        monkeypatch.setattr(notifications, "send_event", lambda account, name, bucket, key: announced.append(name.value))
+        upload(boto3.client("s3", region_name=REGION))
+    assert [name for name in announced if "ObjectCreated" in name] == [
+        "s3:ObjectCreated:Put", "s3:ObjectCreated:CompleteMultipartUpload"]  # moto alone
+    monkeypatch.undo()
+    with engine() as run:
+        upload(run.client("s3"))
+        assert [write[1] for write in run.writes if "ObjectCreated" in write[1]] == [
+            "s3:ObjectCreated:CompleteMultipartUpload"]
 
 
 def test_a_publish_can_be_made_to_fail_as_sns_fails():

@@ -80,6 +80,21 @@ def test_what_cannot_be_told_is_said_not_guessed():
     assert read_call("GET", "/nowhere", "", signed("nosuchservice"), b"", REGION, ACCOUNT).accesses == ()
     unknown = read_call("PATCH", "/landing/k", "", signed("s3"), b"", REGION, ACCOUNT)
     assert unknown.accesses == () and "no s3 operation" in unknown.why_not
-    assert why_not("states", "StartExecution") is None
-    assert "no action" in why_not("dynamodb", "NoSuchOperation")
-    assert "cannot tell" in why_not("ec2", "RunInstances")
+    assert why_not("states", "StartExecution", ["stateMachineArn", "input"]) is None
+    assert why_not("sqs", "GetQueueUrl", ["QueueName", "QueueOwnerAWSAccountId"]) is None
+    assert "no action" in why_not("dynamodb", "NoSuchOperation", [])
+    assert "cannot tell" in why_not("ec2", "RunInstances", ["ImageId", "SubnetId"])
+    assert "cannot tell" in why_not("kms", "Decrypt", ["CiphertextBlob"])  # the key is inside the ciphertext
+
+
+def test_an_object_body_never_decides_what_the_call_is():
+    body = b"Action=GetObject&Bucket=other&Key=x"
+    call = read_call("PUT", "/landing/k.csv", "", signed("s3"), body, REGION, ACCOUNT)
+    assert call.accesses == (Access("s3:PutObject", "arn:aws:s3:::landing/k.csv"),)
+
+
+def test_a_key_is_authorized_as_it_is_named_not_as_its_escapes_read():
+    call = read_call("GET", "/landing/public/a%2F..%2Fsecret.csv", "", signed("s3"), b"", REGION, ACCOUNT)
+    assert call.resource == "arn:aws:s3:::landing/public/a/../secret.csv"  # one decoding, as S3 names the key
+    listed = read_call("GET", "/", "x-id=ListDirectoryBuckets", signed("s3"), b"", REGION, ACCOUNT)
+    assert listed.operation == "ListDirectoryBuckets"

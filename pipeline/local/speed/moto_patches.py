@@ -7,6 +7,7 @@ shown to answer as moto does in tests/pipeline/test_speed_layer.py.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -25,10 +26,21 @@ def cached_parse(definition: str) -> Any:
     return _original_parse(definition)
 
 
-@lru_cache(maxsize=32)
+_task_clients: dict[tuple[str, str], Any] = {}
+_task_clients_lock = threading.Lock()
+
+
 def cached_task_client(region: str, service: str) -> Any:
-    """boto3 clients are thread-safe and cost ~10 ms to build: one per region and service."""
-    return moto_boto_client.boto_client_for(region=region, service=service)
+    """boto3 clients are thread-safe and cost ~10 ms to build: one per region and service (built
+    once, also when the first executions ask for it together)."""
+    client = _task_clients.get((region, service))
+    if client is None:
+        with _task_clients_lock:
+            client = _task_clients.get((region, service))
+            if client is None:
+                client = _task_clients[(region, service)] = moto_boto_client.boto_client_for(region=region,
+                                                                                             service=service)
+    return client
 
 
 class _EndedEventManager:
@@ -93,4 +105,5 @@ def cached_result_path(path: str) -> Any:
 
 def clear_caches() -> None:
     """Forget what was cached for one deployed cloud."""
-    cached_task_client.cache_clear()
+    with _task_clients_lock:
+        _task_clients.clear()
