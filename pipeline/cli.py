@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
-from pipeline.driver import FileResult, run_files
+from pipeline.driver import FileResult, RunInterrupted, run_files
+from pipeline.output import (
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, interrupted, print_progress, print_results,
+)
 from pipeline.stack import StackNotFoundError
-
-EXIT_OK, EXIT_UNACCOUNTED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Something the user asked for cannot be done as asked: one clear line, exit status 2."""
-
 
 def add_template_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", default="template.yaml", help="the SAM template (default: template.yaml)")
@@ -161,15 +158,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if args.command in ("status", "replay"):
-            from pipeline import cli_stack
+        with interrupts_raised():
+            if args.command in ("status", "replay"):
+                from pipeline import cli_stack
 
-            return cli_stack.status(args) if args.command == "status" else cli_stack.replay(args)
-        return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets,
-                "serve": _serve}.get(args.command, _run)(args)
+                return cli_stack.status(args) if args.command == "status" else cli_stack.replay(args)
+            return {"graph": _graph, "cost": _cost, "delete-buckets": _delete_buckets,
+                    "serve": _serve}.get(args.command, _run)(args)
     except UsageError as error:
         print(f"pipeline: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before any file was on its way
+        print("\nInterrupted: nothing was started.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+@contextmanager
+def interrupts_raised() -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the command the same way, as a KeyboardInterrupt in its main thread;
+    SIGINT too, which a shell gives a background job ignored (and Python keeps so)."""
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, interrupted) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -211,31 +230,57 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    files = [Path(name) for name in args.files]
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        raise UsageError(f"no such file: {', '.join(missing)}")
+    files = files_to_upload(args.files)
     progress = None if args.json else print_progress
-    if args.stack:
-        if args.parameter_overrides or args.inject:
-            raise UsageError("--parameter-overrides and --inject apply to the offline cloud, not to a deployed stack")
-        results = _run_on_stack(args, files, progress)
-    else:
-        results = _run_offline(args, files, progress)
+    if args.stack and (args.parameter_overrides or args.inject):
+        raise UsageError("--parameter-overrides and --inject apply to the offline cloud, not to a deployed stack")
+    try:
+        results = _run_on_stack(args, files, progress) if args.stack else _run_offline(args, files, progress)
+    except RunInterrupted as stopped:
+        return interrupted(stopped.results, _rerun(args, stopped.results), args.json)
     if args.report:
         print(f"Report: {args.report}", file=sys.stderr)
-    return print_results(args, results)
+    return print_results(results, args.json)
 
 
-def print_results(args: argparse.Namespace, results: Sequence[FileResult]) -> int:
-    """The results as a table and the notifications, or as JSON lines; the exit status."""
-    if args.json:
-        for result in results:
-            print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
-    else:
-        print_table(results, sys.stdout)
-        print_notifications(results, sys.stdout)
-    return exit_status(results)
+def files_to_upload(names: Sequence[str]) -> list[Path]:
+    """The files named, a folder standing for the files in it, sorted (as `folder/*` does in a
+    shell: not its subfolders, not its hidden files)."""
+    files, missing = [], []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            inside = sorted(child for child in path.iterdir() if child.is_file() and not child.name.startswith("."))
+            if not inside:
+                raise UsageError(f"no files in folder {name}")
+            files += inside
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(name)
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    return files
+
+
+def _rerun(args: argparse.Namespace, results: Sequence[FileResult]) -> str:
+    """The command that runs the files a run left unfinished: offline, they went with the cloud;
+    on a stack, those in flight go on in AWS, and `pipeline status` follows them."""
+    import shlex
+
+    unfinished = [result for result in results if result.status in ("PENDING", "UPLOADED", "RUNNING")]
+    if args.stack:
+        running = [result for result in unfinished if result.status != "PENDING"]
+        waiting = [result.file for result in unfinished if result.status == "PENDING"]
+        commands = [f"pipeline status --stack {shlex.quote(args.stack)} --since 1h"] if running else []
+        if waiting:
+            commands.append(shlex.join(["pipeline", "run", *waiting, "--stack", args.stack,
+                                        *(["--prefix", args.prefix] if args.prefix else [])]))
+        return " ; ".join(commands) + (" (the files in flight go on in AWS)" if running else "")
+    return shlex.join(["pipeline", "run", *(result.file for result in unfinished),
+                       *(["--prefix", args.prefix] if args.prefix else []),
+                       *(["--template", args.template] if args.template != "template.yaml" else []),
+                       *(["--parameter-overrides", *args.parameter_overrides] if args.parameter_overrides else [])])
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -253,11 +298,6 @@ def _serve(args: argparse.Namespace) -> int:
             deployment.__exit__(None, None, None)
 
     return serve(deployed, args.template)
-
-
-def exit_status(results: Sequence[FileResult]) -> int:
-    """0 when every file is accounted for, 1 when any is not."""
-    return EXIT_OK if all(result.accounted_for for result in results) else EXIT_UNACCOUNTED
 
 
 def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list[FileResult]:
@@ -294,10 +334,29 @@ def _offline_deployment(args: argparse.Namespace, **options: object):  # noqa: A
         faults = [Fault.parse(text) for text in args.inject]
     except FaultSyntaxError as error:
         raise UsageError(f"--inject {error}") from None
+    targets = {fault.target for fault in faults if fault.target}
+    if targets and not getattr(args, "empty", False):
+        functions = template_functions(Path(args.template))
+        unknown = sorted(targets - set(functions))
+        if unknown:
+            raise UsageError(f"--inject: the template has no function {', '.join(unknown)}; "
+                             f"its functions: {', '.join(functions) or 'none'}")
     if getattr(args, "empty", False):
         return LocalCloud.start(time_scale=args.time_scale, faults=faults, eventbridge_key_form=args.key_form, **options)
     return LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
                              eventbridge_key_form=args.key_form, **options)
+
+
+def template_functions(template: Path) -> list[str]:
+    """The logical IDs of the template's functions (what --inject names)."""
+    from pipeline.template import TemplateError, load_template
+
+    try:
+        resources = load_template(template).get("Resources", {})
+    except TemplateError as error:
+        raise UsageError(str(error)) from None
+    return [logical_id for logical_id, resource in resources.items()
+            if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function")]
 
 
 def _entered(deployment):  # noqa: ANN001, ANN202 - a LocalCloud deployment
@@ -373,55 +432,5 @@ def _delete_buckets(args: argparse.Namespace, clients: object | None = None) -> 
     return EXIT_OK
 
 
-def print_progress(result: FileResult, done: int, total: int) -> None:
-    print(f"  [{done}/{total}] {result.key}: {result.status}", file=sys.stderr, flush=True)
-
-
-def print_table(results: Sequence[FileResult], out: TextIO, errors: bool = False) -> None:
-    """One row per file; the path of states goes last, as it is the longest. errors: show the
-    error and its cause instead of the path (pipeline status)."""
-    rows = [("FILE", "OUTCOME", "DURATION", "NOTIFICATION", "ERROR AND CAUSE" if errors else "PATH")]
-    for result in results:
-        duration = f"{result.duration_ms:.0f} ms" if result.duration_ms is not None else "-"
-        subject = notification_title(result)
-        path = " > ".join(result.states) if result.states else (result.reason or "")
-        if errors:
-            path = f"{result.error}: {(result.cause or '').splitlines()[0] if result.cause else ''}" if result.error else "-"
-        rows.append((result.key, result.status, duration, subject or "-", path))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    print(file=out)
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4], file=out)
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    unaccounted = sum(not result.accounted_for for result in results)
-    summary = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
-    print(f"\n{len(results)} files: {summary}; {unaccounted} unaccounted for", file=out)
-
-
-def notification_title(result: FileResult) -> str:
-    """The subject, or for a message sent without one, its first line."""
-    if result.notification is None:
-        return "-"
-    if result.notification.subject:
-        return result.notification.subject
-    first = (result.notification.message.strip().splitlines() or [""])[0]
-    return f"(no subject) {first[:40]}{'...' if len(first) > 40 else ''}"
-
-
-def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
-    sent = [result for result in results if result.notification]
-    if not sent:
-        return
-    print(f"\nNotifications that would have been emailed ({len(sent)}):", file=out)
-    for result in sent:
-        assert result.notification is not None
-        print(f"\n--- Subject: {result.notification.subject or '(none)'}", file=out)
-        print(result.notification.message.rstrip(), file=out)
-
-
-if __name__ == "__main__":  # python -m pipeline.cli: run the module's one copy, which cli_stack imports too
-    from pipeline import cli
-
-    sys.exit(cli.main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from pipeline.cli import EXIT_OK, UsageError, print_progress, print_results, print_table
+from pipeline.output import EXIT_OK, UsageError, interrupted, print_progress, print_results, print_table
 from pipeline.stack import StackNotFoundError
 
 
@@ -58,7 +58,7 @@ def status(args: argparse.Namespace) -> int:
 def replay(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from pipeline.driver import follow_started
+    from pipeline.driver import RunInterrupted, follow_started
     from pipeline.replay import ReplayError, plan, start
 
     clients, stack, since = _window(args)
@@ -67,6 +67,10 @@ def replay(args: argparse.Namespace) -> int:
                       include_dead_letters=args.dead_letters, dry_run=args.dry_run)
         if args.dry_run or not chosen.files:
             for item in chosen.files:
+                if args.json:  # the file as `status --json` gives it, and where its replay starts from
+                    print(json.dumps({**item.result.to_json(), "replay_from": "dead letter" if item.dead_lettered
+                                      else "execution"}, ensure_ascii=False, default=str))
+                    continue
                 kind = "dead-lettered event" if item.dead_lettered else f"execution {item.result.execution_arn}"
                 print(f"would replay s3://{item.result.bucket}/{item.result.key} ({item.result.status}: "
                       f"{item.result.error or '-'}; {kind})")
@@ -80,6 +84,11 @@ def replay(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot replay on stack {stack.name!r}: {error}") from None
     progress = None if args.json else print_progress
     print(f"Stack {stack.name}: replaying {len(started)} file(s)", file=sys.stderr)
-    results = follow_started(clients, stack, started, timeout_s=args.timeout, on_result=progress,
-                             poll_s=0.05 if args.endpoint else 1.0)
-    return print_results(args, results)
+    try:
+        results = follow_started(clients, stack, started, timeout_s=args.timeout, on_result=progress,
+                                 poll_s=0.05 if args.endpoint else 1.0)
+    except RunInterrupted as stopped:  # the replayed executions go on: status follows them
+        where = f"--endpoint {args.endpoint}" if args.endpoint else f"--stack {args.stack}"
+        return interrupted(stopped.results, f"nothing: they go on; pipeline status {where} --since 1h follows them",
+                           args.json)
+    return print_results(results, args.json)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -75,12 +76,17 @@ class FileResult:
             or (self.status == "IGNORED" and bool(self.reason))
         )
 
+    @property
+    def retries(self) -> int:
+        """Task attempts beyond the first, over every state (Retry at work)."""
+        return sum(max(visit.attempts - 1, 0) for visit in self.visits)
+
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
         record.pop("visits")
         record.pop("history")
         record.pop("uploaded_at")
-        record["retries"] = sum(max(visit.attempts - 1, 0) for visit in self.visits)
+        record["retries"] = self.retries
         return record
 
 
@@ -136,38 +142,56 @@ def run_files(
         pending.append(_InFlight(result, time.monotonic(), size))
         next_upload += 1
 
-    while next_upload < len(results) or pending:
-        while next_upload < len(results) and len(pending) < window:
-            upload_next()
-        follower.refresh()
-        dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
-        dead_letters.mark_lost([flight.result for flight in pending if flight.asked and flight.result.execution_arn is None
-                                and flight.result.status == "UPLOADED"])
-        flights, pending = pending, []
-        settled = 0
-        for flight in flights:
-            result, waited = flight.result, time.monotonic() - flight.started
-            if result.execution_arn is None and not flight.asked and waited >= ask_after_s:
-                flight.asked = True
-                reason = _why_no_rule_fires(clients, stack, result.key, flight.size)
-                if reason:
-                    result.status = "IGNORED"
-                    result.reason = reason
-            if result.status in ("DEAD_LETTERED", "LOST", "IGNORED") or follower.settle(result) or waited > timeout_s:
-                if result.status not in TERMINAL and result.status != "IGNORED":
-                    result.status = "TIMED_OUT"
-                    result.reason = f"no terminal state within {timeout_s:.0f} s"
-                finished += 1
-                settled += 1
-                if on_result:
-                    on_result(result, finished, len(results))
-                if next_upload < len(results):
-                    upload_next()  # refill the window at once: the cloud is not left waiting for the loop
-            else:
-                pending.append(flight)
-        if pending and not (eager and settled):
-            time.sleep(poll_s)
+    with interruptible(results):
+        while next_upload < len(results) or pending:
+            while next_upload < len(results) and len(pending) < window:
+                upload_next()
+            follower.refresh()
+            dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
+            dead_letters.mark_lost([flight.result for flight in pending if flight.asked and flight.result.execution_arn is None
+                                    and flight.result.status == "UPLOADED"])
+            flights, pending = pending, []
+            settled = 0
+            for flight in flights:
+                result, waited = flight.result, time.monotonic() - flight.started
+                if result.execution_arn is None and not flight.asked and waited >= ask_after_s:
+                    flight.asked = True
+                    reason = _why_no_rule_fires(clients, stack, result.key, flight.size)
+                    if reason:
+                        result.status = "IGNORED"
+                        result.reason = reason
+                if result.status in ("DEAD_LETTERED", "LOST", "IGNORED") or follower.settle(result) or waited > timeout_s:
+                    if result.status not in TERMINAL and result.status != "IGNORED":
+                        result.status = "TIMED_OUT"
+                        result.reason = f"no terminal state within {timeout_s:.0f} s"
+                    finished += 1
+                    settled += 1
+                    if on_result:
+                        on_result(result, finished, len(results))
+                    if next_upload < len(results):
+                        upload_next()  # refill the window at once: the cloud is not left waiting for the loop
+                else:
+                    pending.append(flight)
+            if pending and not (eager and settled):
+                time.sleep(poll_s)
     return results
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C (or SIGTERM) while files were followed: each result as far as it got (a status in
+    TERMINAL when it finished; UPLOADED or RUNNING when it was in flight; PENDING, not uploaded)."""
+
+    def __init__(self, results: list[FileResult]):
+        super().__init__("interrupted")
+        self.results = results
+
+
+@contextmanager
+def interruptible(results: list[FileResult]) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise RunInterrupted(results) from None
 
 
 def _upload(clients: Any, stack: PipelineStack, path: Path, result: FileResult) -> int:
@@ -417,22 +441,23 @@ def follow_started(clients: Any, stack: PipelineStack, results: Sequence[FileRes
     started = time.monotonic()
     pending = list(results)
     finished = 0
-    while pending:
-        follower.refresh()
-        still = []
-        for result in pending:
-            if follower.settle(result) or time.monotonic() - started > timeout_s:
-                if result.status not in TERMINAL:
-                    result.status = "TIMED_OUT"
-                    result.reason = f"no terminal state within {timeout_s:.0f} s"
-                finished += 1
-                if on_result:
-                    on_result(result, finished, len(results))
-            else:
-                still.append(result)
-        pending = still
-        if pending:
-            time.sleep(poll_s)
+    with interruptible(list(results)):
+        while pending:
+            follower.refresh()
+            still = []
+            for result in pending:
+                if follower.settle(result) or time.monotonic() - started > timeout_s:
+                    if result.status not in TERMINAL:
+                        result.status = "TIMED_OUT"
+                        result.reason = f"no terminal state within {timeout_s:.0f} s"
+                    finished += 1
+                    if on_result:
+                        on_result(result, finished, len(results))
+                else:
+                    still.append(result)
+            pending = still
+            if pending:
+                time.sleep(poll_s)
     return list(results)
 
 

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.driver import FileResult
 from pipeline.ledger import Seen, dead_letters, executions
+from pipeline.output import EXIT_INTERRUPTED
 from pipeline.stack import PipelineStack
 
 CREDENTIALS = ("offline", "offline")  # any will do: calls from outside the functions act as the account's administrator
@@ -63,6 +64,14 @@ class Watcher:
     def snapshot(self) -> tuple[int, list[FileResult]]:
         with self._lock:
             return self.version, list(self.results)
+
+    def in_flight(self) -> list[FileResult]:
+        """The files whose executions are still running."""
+        stack = self._stack()
+        if stack is None:
+            return []
+        return [seen.result for seen in executions(self._clients, stack, self._since, skip=self._reported)
+                if seen.result.status == "RUNNING"]
 
 
 class SitePages:
@@ -138,6 +147,20 @@ def describe(result: FileResult, out: TextIO) -> None:
         print(result.notification.message.rstrip() + "\n", file=out, flush=True)
 
 
+def stopped_line(watcher: Watcher) -> str:
+    """What the offline cloud leaves unfinished as it stops: the files in flight stop with it."""
+    _, finished = watcher.snapshot()
+    try:
+        running = watcher.in_flight()
+    except (BotoCoreError, ClientError):
+        running = []
+    line = f"{len(finished)} file(s) finished while it ran"
+    if running:
+        keys = ", ".join(result.key for result in running)
+        line += f"; {len(running)} in flight stop with it ({keys}): upload them again to run them"
+    return line
+
+
 def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.stdout, poll_s: float = 0.25) -> int:
     """Deploy (deploy(pages) gives the LocalCloud context), print how to reach it, and follow the
     pipeline until interrupted."""
@@ -179,10 +202,11 @@ def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.s
                     time.sleep(poll_s)
             except KeyboardInterrupt:
                 print("\nStopping the offline cloud...", file=out, flush=True)
+                print(stopped_line(watcher), file=out, flush=True)
     except KeyboardInterrupt:  # during the deploy
         pass
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     print("Offline cloud stopped.", file=out, flush=True)
-    return 0
+    return EXIT_INTERRUPTED  # it runs until interrupted, and says so as a shell reports an interruption

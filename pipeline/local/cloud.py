@@ -40,7 +40,7 @@ from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
 from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.forwarding import Forwarding
-from pipeline.local.runtime import FunctionSpec, LambdaRuntime, RequestTooLarge, Throttled
+from pipeline.local.runtime import FunctionSpec, LambdaRuntime, RequestTooLarge, Stopped, Throttled
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.moto_version import PINNED_MOTO, load_core, select_layer, unsupported
 from pipeline.local.patching import MotoChanged
@@ -239,6 +239,8 @@ class LocalCloud:
                     raise core.TooManyRequestsException("Rate Exceeded.") from None
                 except RequestTooLarge as error:
                     raise core.RequestTooLargeException(str(error)) from None
+                except Stopped:
+                    raise core.ServiceException("The offline cloud is stopping") from None
                 return invocation.payload, invocation.errored
 
             def before_publish(topic_arn: str) -> None:
@@ -266,6 +268,7 @@ class LocalCloud:
             except MotoChanged as error:  # only with the pinned moto, so a bug in the speed layer
                 raise RuntimeError(f"the speed layer no longer fits moto {PINNED_MOTO}: {error}; "
                                    "PIPELINE_OFFLINE_FAST=0 runs without it") from None
+            stack.callback(cloud._stop_running)  # first, while every hook is still in place
             yield cloud
 
     def apply(self, stack_name: str, packaged: PackagedTemplate, skipped_types: set[str]) -> list[Refusal]:
@@ -345,6 +348,15 @@ class LocalCloud:
         self.not_emulated = []
         if was_running:
             self.deployments += 1
+
+    def _stop_running(self) -> None:
+        """As the cloud goes (at the end of a run, or on Ctrl-C): no more waiting between retries,
+        the executions still running stopped, and the functions' environments ended, so that
+        every execution thread has finished before moto is restored."""
+        self.clock.scale = 0
+        self._core.stop_executions(ACCOUNT_ID, self.clients.region, timeout_s=0)
+        self.runtime.close()
+        self._core.stop_executions(ACCOUNT_ID, self.clients.region, timeout_s=10)
 
     def _use_access(self, access: AccessControl) -> None:
         """Whose calls are allowed, everywhere the cloud checks them."""

@@ -492,6 +492,26 @@ def installed(
         quiet.setLevel(previous_level)
 
 
+def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]:
+    """Stop every running execution, as StopExecution does, and wait (at most timeout_s) for
+    their threads to end, so that none is left running once the core's hooks are gone (moto's own
+    Lambda would then be reached, and it pulls Docker images). Returns the executions stopped."""
+    import datetime
+
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    backend = stepfunctions_parser_backends[account_id][region]
+    running = backend._get_executions(ExecutionStatus.RUNNING)
+    for execution in running:
+        execution.stop(stop_date=datetime.datetime.now(tz=datetime.timezone.utc), error="States.Aborted",
+                       cause="The offline cloud was stopped")
+    deadline = time.monotonic() + timeout_s
+    for thread in list(TMP_THREADS):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [execution.exec_arn for execution in running]
+
+
 def implements(service: str, operation: str) -> bool:
     """Whether moto answers an operation of a service (botocore's names): its response class has
     the method moto dispatches the operation to. S3, whose REST routes moto reads itself, is

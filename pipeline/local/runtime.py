@@ -51,6 +51,10 @@ class Throttled(Exception):
     """The function's reserved concurrency is in use: Lambda answers TooManyRequestsException."""
 
 
+class Stopped(Exception):
+    """The runtime was closed: it takes no more invocations."""
+
+
 class RequestTooLarge(Exception):
     """The event is over Lambda's limit for a synchronous invocation (Lambda answers 413)."""
 
@@ -139,6 +143,9 @@ class _Environment:
             pass_fds=(reply_write,),
             env=env,
             cwd=spec.code_dir,
+            # Not in the terminal's process group: Ctrl-C is the offline cloud's to handle, which
+            # ends its environments itself (and an environment ends when the cloud's pipe closes).
+            start_new_session=True,
         )
         os.close(reply_write)
         self._replies = os.fdopen(reply_read, "r", encoding="utf-8")
@@ -216,6 +223,7 @@ class LambdaRuntime:
         self._all: list[_Environment] = []
         self._lock = threading.Condition()
         self._log_dir = Path(tempfile.mkdtemp(prefix="pipeline-lambda-logs-"))
+        self._closed = False
         self.reports: list[InvocationReport] = []
 
     def use_endpoint(self, service: str, endpoint_url: str) -> None:
@@ -298,6 +306,8 @@ class LambdaRuntime:
 
     def _acquire(self, spec: FunctionSpec) -> _Environment:
         with self._lock:
+            if self._closed:
+                raise Stopped(spec.logical_id)
             if spec.reserved_concurrency is not None and self._running[spec.logical_id] >= spec.reserved_concurrency:
                 raise Throttled(spec.logical_id)
             while True:
@@ -312,6 +322,8 @@ class LambdaRuntime:
                     self._running[spec.logical_id] += 1
                     break
                 self._lock.wait()
+                if self._closed:
+                    raise Stopped(spec.logical_id)
         environment = _Environment(spec, self._base_env, self._log_dir)
         with self._lock:
             self._all.append(environment)
@@ -337,10 +349,15 @@ class LambdaRuntime:
         return pids
 
     def close(self) -> None:
+        """End every environment (an invocation under way returns Runtime.ExitError); idempotent."""
         with self._lock:
             environments, self._all = self._all, []
+            self._idle = {logical_id: deque() for logical_id in self._idle}
+            self._closed = True
+            self._lock.notify_all()  # invocations waiting for an environment: there will be none
         for environment in environments:
             environment.close()
-        for log in self._log_dir.glob("*.log"):
-            log.unlink()
-        self._log_dir.rmdir()
+        if self._log_dir.is_dir():
+            for log in self._log_dir.glob("*.log"):
+                log.unlink()
+            self._log_dir.rmdir()

@@ -2,7 +2,9 @@
 
 Streams the object from the landing bucket, counts its rows and bytes, then fails with
 SimulatedProcessingError at the rate set by FAILURE_RATE (FAILURE_SEED makes the outcome
-deterministic per key, for tests). On success it returns a summary of what it read.
+deterministic per key, for tests). On success it returns a summary of what it read. An object of
+0 bytes fails with EmptyObjectError (and is notified): it is a broken delivery, where a CSV with
+only its header is a day with no records, processed as 0 rows.
 
 Each object version is processed once: a duplicate delivery of the same bucket, key and version
 (or ETag, when the bucket is not versioned) gets the recorded summary back, through Powertools'
@@ -42,6 +44,11 @@ class InvalidTaskInputError(ValueError):
     """The state machine passed no bucket or key."""
 
 
+class EmptyObjectError(ValueError):
+    """The object has no bytes at all: a truncated export or an upload that never finished, not
+    a file with no records (its header alone is 0 rows, and is processed)."""
+
+
 @logger.inject_lambda_context(correlation_id_path="execution")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -66,6 +73,9 @@ def process_object(obj: dict[str, Any], request_id: str) -> dict[str, Any]:
     finally:
         body.close()
     logger.info("Read object", bucket=bucket, key=key, version_id=version_id, rows=stats.rows, bytes=stats.bytes)
+    if stats.bytes == 0:
+        raise EmptyObjectError(f"s3://{bucket}/{key} is empty (0 bytes): nothing was processed. A CSV with only "
+                               "its header is processed as 0 rows.")
 
     if policy.fails(key):
         metrics.add_metric(name="ProcessingFailures", unit=MetricUnit.Count, value=1)

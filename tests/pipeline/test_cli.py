@@ -43,7 +43,9 @@ def test_json_lines_follow_the_contract_for_hostile_names(tmp_path, capsys, trig
 
 
 def test_the_samples_are_all_accounted_for(capsys):
-    code, records = run_json(capsys, *sorted(str(p) for p in SAMPLES.iterdir()), "--parameter-overrides", "FailureSeed=demo")
+    """The samples folder stands for its files, sorted, as samples/* does."""
+    code, records = run_json(capsys, str(SAMPLES), "--parameter-overrides", "FailureSeed=demo")
+    assert [record["file"] for record in records] == sorted(str(p) for p in SAMPLES.iterdir())
     assert code == 0
     outcomes = {record["key"]: (record["status"], record["error"]) for record in records}
     assert outcomes == {  # FailureSeed=demo makes each file's outcome depend on its key alone
@@ -152,3 +154,10 @@ def test_a_template_that_is_not_a_file_pipeline_gets_one_line_naming_what_is_mis
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == ("pipeline: error: other.yaml deploys, but stack 'file-pipeline' is not a file pipeline stack "
                     "(no output DeadLetterQueueUrl, LandingBucketName, NotificationTopicArn, StateMachineArn)")
+
+
+def test_a_fault_for_a_function_the_template_lacks_is_refused_naming_those_it_has(capsys):
+    code = main(["run", str(SAMPLES / "sales.csv"), "--inject", "throttle:NoSuchFunction:2"])
+    assert code == 2
+    assert capsys.readouterr().err == ("pipeline: error: --inject: the template has no function NoSuchFunction; "
+                                       "its functions: CheckExtFunction, RandomFailureFunction\n")

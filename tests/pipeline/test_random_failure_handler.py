@@ -55,3 +55,17 @@ def test_handler_rejects_input_without_a_key(random_failure, landing_bucket, lam
     app = random_failure.module("app")
     with pytest.raises(app.InvalidTaskInputError):
         app.lambda_handler({"bucket": "b"}, lambda_context)
+
+
+def test_an_empty_object_is_a_named_error_and_a_header_alone_is_zero_rows(random_failure, landing_bucket,
+                                                                          lambda_context, monkeypatch):
+    monkeypatch.setenv("FAILURE_RATE", "0")
+    app = random_failure.module("app")
+    landing_bucket.put_object(Bucket="file-pipeline-landing-example", Key="daily/empty.csv", Body=b"")
+    landing_bucket.put_object(Bucket="file-pipeline-landing-example", Key="daily/header.csv", Body=b"id,amount\n")
+    with pytest.raises(app.EmptyObjectError, match="daily/empty.csv is empty"):
+        app.lambda_handler({"bucket": "file-pipeline-landing-example", "key": "daily/empty.csv", "etag": "e"},
+                           lambda_context)
+    summary = app.lambda_handler({"bucket": "file-pipeline-landing-example", "key": "daily/header.csv", "etag": "h"},
+                                 lambda_context)
+    assert (summary["rows"], summary["bytes"]) == (0, 10)

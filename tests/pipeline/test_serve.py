@@ -54,6 +54,9 @@ def test_uploads_from_the_aws_cli_and_boto3_run_the_pipeline_and_failures_replay
 
     dry = server.pipeline("replay", "--stack", "file-pipeline", "--dead-letters", "--dry-run")
     assert dry.returncode == 0 and "2 file(s) to replay (dry run: nothing changed)" in dry.stderr
+    dry_json = server.pipeline("replay", "--stack", "file-pipeline", "--dead-letters", "--dry-run", "--json")
+    planned = {record["key"]: record["replay_from"] for record in map(json.loads, dry_json.stdout.splitlines())}
+    assert planned == {"daily/dead.csv": "dead letter", "daily/throttled.csv": "execution"}
     assert statuses(server.pipeline("status", "--stack", "file-pipeline", "--json")) == seen  # nothing changed
 
     replayed = server.pipeline("replay", "--stack", "file-pipeline", "--dead-letters", "--json")
@@ -120,8 +123,9 @@ def test_ctrl_c_stops_the_server_and_everything_it_started():
     children = served.children()
     assert children  # both functions' environments (and, with the speed layer, the DynamoDB process)
     port = int(served.endpoint.rsplit(":", 1)[1])
-    assert served.stop(signal.SIGINT) == 0
-    assert "Offline cloud stopped." in served.output
+    assert served.stop(signal.SIGINT) == 130  # as a shell reports an interruption
+    assert "1 file(s) finished while it ran" in served.output and "Offline cloud stopped." in served.output
+    assert "Traceback" not in served.output and "docker" not in served.output.lower()
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     with pytest.raises(ConnectionRefusedError):

@@ -63,9 +63,11 @@ def test_keys_without_a_csv_extension_fail_with_a_notification_naming_them(cloud
     assert f"[{extension}]" in result.cause
 
 
-def test_a_zero_byte_csv_is_processed(cloud):
-    result = put_and_follow(cloud, "empty.csv", b"")
-    assert result.status == "SUCCEEDED"
+def test_a_zero_byte_csv_fails_with_a_notification_and_a_header_alone_is_processed(cloud):
+    empty = put_and_follow(cloud, "empty.csv", b"")
+    assert (empty.status, empty.error) == ("FAILED", "EmptyObjectError") and empty.notification is not None
+    assert "empty.csv is empty (0 bytes)" in empty.notification.message
+    assert put_and_follow(cloud, "header-only.csv", b"id,value\n").status == "SUCCEEDED"
 
 
 def test_a_csv_that_is_not_utf8_fails_with_a_named_error(cloud):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipeline.cli import EXIT_OK, exit_status
+from pipeline.output import EXIT_OK, exit_status
 
 FILES = 1000
 

@@ -3,7 +3,7 @@
 import json
 from datetime import datetime, timezone
 
-from pipeline.cli import notification_title
+from pipeline.output import notification_title
 from pipeline.driver import FileResult, notification_from_history
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)

@@ -22,6 +22,7 @@ class ServiceProcess:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.local.speed.dynamodb_process"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True,  # Ctrl-C is the offline cloud's: it closes this process itself
         )
         self._endpoint: str | None = None
 

@@ -1,0 +1,67 @@
+"""Ctrl-C and SIGTERM in `pipeline run`, as a terminal sends them (to the whole foreground process
+group): no traceback, no Docker, the files that finished as usual, then one short account of the
+rest with the command that runs them again; exit status 130, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, write_files
+
+pytestmark = pytest.mark.slow
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_says_what_finished_and_how_to_run_the_rest(tmp_path, signum):
+    files = write_files(tmp_path, {f"part-{n:02d}.csv": b"id\n1\n" for n in range(12)})
+    # Throttles with real waits (1 s, 2 s, ...) keep the later files in flight.
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", *map(str, files), "--parameter-overrides", "FailureRate=0",
+         "--inject", "throttle:RandomFailureFunction:30"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    lines = []
+    assert run.stderr is not None
+    while not any("Offline cloud: deployed" in line for line in lines):
+        assert time.monotonic() < deadline and run.poll() is None, "".join(lines)
+        lines.append(run.stderr.readline())
+    children = descendants(run.pid)
+    while not children:  # the functions' environments, the DynamoDB process
+        time.sleep(0.1)
+        children = descendants(run.pid)
+    time.sleep(1.5)  # some files under way
+    os.killpg(run.pid, signum)  # as a terminal sends Ctrl-C: to the whole process group
+    stdout, rest = run.communicate(timeout=60)
+    stderr = "".join(lines) + rest
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr + stdout and "docker" not in (stderr + stdout).lower()
+    summary = re.search(r"Interrupted: (\d+) of 12 files finished.*, (\d+) in flight, (\d+) not started\.", stderr)
+    assert summary, stderr
+    assert int(summary.group(1)) + int(summary.group(2)) + int(summary.group(3)) == 12
+    assert "Run them again: pipeline run " in stderr and "part-11.csv" in stderr.split("Run them again:")[1]
+    assert not [pid for pid in children if alive(pid)]
