@@ -9,7 +9,7 @@ LINT_INSTALLED := $(LINT_VENV)/.installed
 PYTHON313 ?= $(shell for p in $$(ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null) \
 	$$(command -v python3.13); do "$$p" --version >/dev/null 2>&1 && echo "$$p" && break; done)
 
-.PHONY: demo test lint build bench fixtures graph clean print-python313 local-invoke
+.PHONY: demo test lint build bench fixtures graph clean print-python313 local-invoke sam
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ lint: $(LINT_INSTALLED)  ## cfn-lint, sam validate --lint, checkov: all must be 
 	SAM_CLI_TELEMETRY=0 $(LINT_VENV)/bin/sam validate --lint
 	BC_SKIP_MAPPING=TRUE $(LINT_VENV)/bin/checkov --file template.yaml --framework cloudformation \
 		--quiet --compact --skip-download
+
+SAM := $(BIN)/sam
+
+$(SAM): $(INSTALLED) $(LINT_INSTALLED)
+	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 (for example: pyenv install 3.13)"; exit 1; }
+	printf '#!/bin/sh\n# The SAM CLI of make lint, with python3.13 first on PATH for sam build.\nPATH="%s:$$PATH" SAM_CLI_TELEMETRY=0 exec "%s" "$$@"\n' \
+		"$$(dirname $(PYTHON313))" "$(abspath $(LINT_VENV))/bin/sam" > $@
+	chmod +x $@
+
+sam: $(SAM)  ## the SAM CLI (1.170) as .venv/bin/sam, with the python3.13 sam build needs
 
 build: $(LINT_INSTALLED)  ## sam build for python3.13 arm64 (needs python3.13)
 	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 on PATH"; exit 1; }

@@ -56,6 +56,16 @@ def jsonata_template(folder: Path) -> Path:
     return path
 
 
+def execution_output(cloud: LocalCloud, result: FileResult) -> dict:
+    """A succeeded execution's output as its ExecutionSucceeded event records it: the event the
+    driver saw end it (DescribeExecution reflects the end a moment later, as in AWS it may)."""
+    import json
+
+    events = cloud.clients.stepfunctions.get_execution_history(executionArn=result.execution_arn)["events"]
+    (ended,) = [event for event in events if event["type"] == "ExecutionSucceeded"]
+    return json.loads(ended["executionSucceededEventDetails"]["output"])
+
+
 def follow_execution(cloud: LocalCloud, execution_arn: str, key: str = "-", timeout_s: float = 60) -> FileResult:
     """Wait for an execution started outside the driver (an event sent straight to the state
     machine, a redelivery) and read its outcome as the driver would."""

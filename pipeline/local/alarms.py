@@ -30,6 +30,24 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 
 
 @dataclass(frozen=True)
+class HistoryItem:
+    """One item of an alarm's history, as DescribeAlarmHistory gives it."""
+
+    alarm: str
+    timestamp: float
+    kind: str  # StateUpdate or Action
+    summary: str
+    data: dict[str, Any]
+
+    def to_api(self) -> dict[str, Any]:
+        from datetime import datetime, timezone
+
+        return {"AlarmName": self.alarm, "AlarmType": "MetricAlarm", "HistoryItemType": self.kind,
+                "Timestamp": datetime.fromtimestamp(self.timestamp, timezone.utc), "HistorySummary": self.summary,
+                "HistoryData": json.dumps(self.data)}
+
+
+@dataclass(frozen=True)
 class AlarmAction:
     """One action an alarm took on a state change: published, or refused and why."""
 
@@ -40,8 +58,12 @@ class AlarmAction:
     reason: str = ""
 
 
+StateListener = Callable[["Alarm", str], None]  # (alarm after its change, the reason for it)
+
+
 @dataclass
 class Alarm:
+    logical_id: str
     name: str
     arn: str
     namespace: str
@@ -51,6 +73,7 @@ class Alarm:
     threshold: float
     comparison: str
     actions: list[str]
+    properties: dict[str, Any] = field(default_factory=dict)  # as the template gives them (PutMetricAlarm's)
     state: str = "OK"  # TreatMissingData notBreaching: no data reads as OK
     datapoints: list[tuple[float, float]] = field(default_factory=list)
 
@@ -66,13 +89,33 @@ class Alarm:
 Publisher = Callable[[str, str, str], None]  # (topic ARN, subject, message)
 
 
+# The reasons CloudWatch gives a state change (as alarm histories recorded from AWS show them).
+COMPARISON_WORDS = {
+    "GreaterThanOrEqualToThreshold": "greater than or equal to", "GreaterThanThreshold": "greater than",
+    "LessThanThreshold": "less than", "LessThanOrEqualToThreshold": "less than or equal to",
+}
+
+
+def reason_for(alarm: Alarm, now: float) -> str:
+    if alarm.state == "ALARM":
+        total = sum(value for at, value in alarm.datapoints if now - at < alarm.period_s)
+        stamp = time.strftime("%d/%m/%y %H:%M:%S", time.gmtime(now))
+        return (f"Threshold Crossed: 1 datapoint [{total} ({stamp})] was {COMPARISON_WORDS[alarm.comparison]} "
+                f"the threshold ({alarm.threshold}).")
+    return ("Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as "
+            "[NonBreaching].")
+
+
 class Alarms:
-    def __init__(self, alarms: list[Alarm], access: AccessControl, publish: Publisher):
+    def __init__(self, alarms: list[Alarm], access: AccessControl, publish: Publisher,
+                 on_state: StateListener | None = None):
         self.alarms = alarms
         self._access = access
         self._publish = publish
+        self._on_state = on_state or (lambda alarm, reason: None)
         self._lock = threading.Lock()
         self.history: list[AlarmAction] = []
+        self.items: list[HistoryItem] = []  # state changes and actions, oldest first (DescribeAlarmHistory)
 
     def on_metric(self, namespace: str, metric: str, dimensions: dict[str, str], value: float) -> None:
         now = time.time()
@@ -84,17 +127,25 @@ class Alarms:
                 # A quiet period has passed since the last datapoint: AWS would have evaluated the
                 # alarm back to OK (missing data is not breaching), with no action of ours to run.
                 alarm.datapoints = [(at, v) for at, v in alarm.datapoints if now - at < alarm.period_s]
-                if not alarm.datapoints:
-                    alarm.state = "OK"
+                if not alarm.datapoints and alarm.state != "OK":
+                    self._change(alarm, "OK", now)
                 alarm.datapoints.append((now, value))
                 state = "ALARM" if alarm.breaching(now) else "OK"
                 if state != alarm.state:
-                    alarm.state = state
+                    self._change(alarm, state, now)
                     changed.append(alarm)
         for alarm in changed:
             if alarm.state == "ALARM":
                 for topic_arn in alarm.actions:
                     self._act(alarm, topic_arn)
+
+    def _change(self, alarm: Alarm, state: str, now: float) -> None:
+        """A state change, as CloudWatch records it (HistorySummary "Alarm updated from OK to ALARM")."""
+        old, alarm.state = alarm.state, state
+        reason = reason_for(alarm, now)
+        self.items.append(HistoryItem(alarm.name, now, "StateUpdate", f"Alarm updated from {old} to {state}", {
+            "version": "1.0", "oldState": {"stateValue": old}, "newState": {"stateValue": state, "stateReason": reason}}))
+        self._on_state(alarm, reason)
 
     def _act(self, alarm: Alarm, topic_arn: str) -> None:
         context = {"aws:SourceArn": alarm.arn, "aws:SourceAccount": self._access.account}
@@ -115,10 +166,14 @@ class Alarms:
             except Exception as error:  # noqa: BLE001 - recorded as CloudWatch records a failed action
                 refused = f"Failed to execute action {topic_arn}: {error}"
         self.history.append(AlarmAction(alarm.name, alarm.state, topic_arn, refused is None, refused or ""))
+        summary = f"Successfully executed action {topic_arn}" if refused is None else f"Failed to execute action {topic_arn}"
+        self.items.append(HistoryItem(alarm.name, time.time(), "Action", summary, {
+            "actionState": "Succeeded" if refused is None else "Failed", "notificationResource": topic_arn,
+            **({"error": refused} if refused else {})}))
 
 
 def from_template(cloudformation: dict[str, Any], resolver: Any, access: AccessControl,
-                  publish: Publisher, name_alarm: Callable[[str], str]) -> Alarms:
+                  publish: Publisher, name_alarm: Callable[[str], str], on_state: StateListener | None = None) -> Alarms:
     """The template's alarms of the one shape evaluated here: the Sum of one metric over one
     evaluation period, against a threshold, with SNS actions (the others are reported not emulated)."""
     alarms = []
@@ -130,6 +185,7 @@ def from_template(cloudformation: dict[str, Any], resolver: Any, access: AccessC
             continue
         name = props.get("AlarmName") or name_alarm(logical_id)
         alarms.append(Alarm(
+            logical_id=logical_id,
             name=name,
             arn=f"arn:aws:cloudwatch:{access.region}:{access.account}:alarm:{name}",
             namespace=props["Namespace"], metric=props["MetricName"],
@@ -137,8 +193,9 @@ def from_template(cloudformation: dict[str, Any], resolver: Any, access: AccessC
             period_s=int(props["Period"]), threshold=float(props["Threshold"]),
             comparison=props["ComparisonOperator"],
             actions=[arn for arn in props.get("AlarmActions", []) if ":sns:" in arn],
+            properties=props,
         ))
-    return Alarms(alarms, access, publish)
+    return Alarms(alarms, access, publish, on_state)
 
 
 def emulated(properties: dict[str, Any]) -> bool:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import random
 import re
-import string
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +36,7 @@ from pipeline.local.deploy_rules import NOT_SUPPORTED_OFFLINE, DeployContext, Re
 from pipeline.local.gatekeeper import Gatekeeper
 from pipeline.local.task_calls import TaskAuthority
 from pipeline.local.delivery import EventBus, Trail
+from pipeline.local.emf import metrics_in
 from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.forwarding import Forwarding
 from pipeline.local.runtime import FunctionSpec, LambdaRuntime, RequestTooLarge, Stopped, Throttled
@@ -241,6 +240,8 @@ class LocalCloud:
                     raise core.RequestTooLargeException(str(error)) from None
                 except Stopped:
                     raise core.ServiceException("The offline cloud is stopping") from None
+                for namespace, metrics in metrics_in(invocation.report.logs).items():  # as CloudWatch Logs extracts them
+                    layer.publish_metrics(clients, ACCOUNT_ID, region, namespace, metrics)
                 return invocation.payload, invocation.errored
 
             def before_publish(topic_arn: str) -> None:
@@ -259,7 +260,7 @@ class LocalCloud:
                     invoke=invoke, on_object_write=bus.on_object_write, clock=cloud.clock,
                     before_publish=before_publish, on_execution_end=on_execution_end, authorize_task=tasks,
                     task_client=layer.task_client(invoke), after_execution_end=layer.after_execution_end,
-                    deployments=cloud, endpoints=forwarding.endpoints,
+                    deployments=cloud, endpoints=forwarding.endpoints, alarm_history=lambda: cloud.alarms.items,
                 ))
             except MotoChanged as error:
                 raise unsupported(error) from None
@@ -299,9 +300,15 @@ class LocalCloud:
             with self.faults.spared():  # an injected sns-failure is for the state machine's Notify task
                 clients.sns.publish(TopicArn=topic, Subject=subject, Message=message)
 
+        def alarm_changed(alarm: cloudwatch_alarms.Alarm, reason: str) -> None:
+            clients.cloudwatch.set_alarm_state(AlarmName=alarm.name, StateValue=alarm.state, StateReason=reason)
+
+        self._delete_alarms()
         self.alarms = cloudwatch_alarms.from_template(
             packaged.cloudformation, resolver, access, publish_alarm,
-            lambda logical_id: generated_name(stack_name, logical_id, 255))
+            lambda logical_id: generated_name(stack_name, logical_id, 255), alarm_changed)
+        for alarm in self.alarms.alarms:  # as CloudFormation creates them: visible to DescribeAlarms
+            clients.cloudwatch.put_metric_alarm(**put_metric_alarm(alarm))
         _complete_buckets(clients, packaged, resolver)
         _apply_substitutions(clients, packaged, resolver)
         dynamodb = self.services.get("dynamodb")
@@ -343,11 +350,17 @@ class LocalCloud:
                     pass
             self._moved_tables = []
         self._use_access(AccessControl(ACCOUNT_ID, self.clients.region))
+        self._delete_alarms()
         self.alarms = cloudwatch_alarms.Alarms([], self.access, lambda *_: None)
         self.stack = self.packaged = None
         self.not_emulated = []
         if was_running:
             self.deployments += 1
+
+    def _delete_alarms(self) -> None:
+        names = [alarm.name for alarm in self.alarms.alarms]
+        if names:
+            self.clients.cloudwatch.delete_alarms(AlarmNames=names)
 
     def _stop_running(self) -> None:
         """As the cloud goes (at the end of a run, or on Ctrl-C): no more waiting between retries,
@@ -393,6 +406,12 @@ class LocalCloud:
             raise TemplateError(refused)
         return self.apply(stack_name, processed.package, skipped_types)
 
+    def physical_id(self, stack_name: str, logical_id: str) -> str | None:
+        """The name the offline cloud gave a resource it applies itself (an alarm), if any."""
+        if self.stack is None or self.stack.name != stack_name:
+            return None
+        return next((alarm.name for alarm in self.alarms.alarms if alarm.logical_id == logical_id), None)
+
     def cannot_run(self, stack_name: str) -> str | None:
         """Why the cloud cannot run this application stack as well (None: it can)."""
         if self.stack is not None and self.stack.name != stack_name:
@@ -407,6 +426,23 @@ class LocalCloud:
         options.setdefault("poll_s", 0.02)  # offline, polling costs next to nothing
         options.setdefault("eager", True)
         return run_files(self.clients, self.stack, [Path(f) for f in files], prefix=prefix, **options)
+
+
+def put_metric_alarm(alarm: cloudwatch_alarms.Alarm) -> dict[str, Any]:
+    """PutMetricAlarm's parameters for an alarm of the template (CloudFormation passes numbers as text)."""
+    properties = alarm.properties
+    found: dict[str, Any] = {"AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
+                             "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
+                             "Statistic": properties.get("Statistic", "Sum"), "Period": alarm.period_s,
+                             "EvaluationPeriods": int(properties.get("EvaluationPeriods", 1)),
+                             "Threshold": alarm.threshold, "ComparisonOperator": alarm.comparison}
+    for name in ("AlarmDescription", "TreatMissingData", "AlarmActions", "OKActions", "InsufficientDataActions",
+                 "Unit"):
+        if properties.get(name):
+            found[name] = properties[name]
+    if "ActionsEnabled" in properties:
+        found["ActionsEnabled"] = str(properties["ActionsEnabled"]).lower() == "true"
+    return found
 
 
 EXECUTION_METRICS = {
@@ -489,8 +525,11 @@ def _generated_names(template: dict[str, Any]) -> dict[str, str]:
 
 
 def generated_name(stack_name: str, logical_id: str, limit: int) -> str:
-    """stack-logicalId-RANDOM, with stack name and logical ID shortened to fit limit."""
-    suffix = "".join(random.choices(string.ascii_uppercase + string.digits, k=12))
+    """stack-logicalId-SUFFIX, with stack name and logical ID shortened to fit limit (the suffix
+    the same for the same stack and resource: moto_core.stable_suffix)."""
+    from pipeline.local.moto_core import stable_suffix
+
+    suffix = stable_suffix(stack_name, logical_id)
     room = limit - len(suffix) - 2
     stack_part = stack_name[: max(room - min(len(logical_id), room // 2), room // 2)]
     logical_part = logical_id[: room - len(stack_part)]

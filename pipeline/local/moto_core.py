@@ -43,6 +43,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
+from moto.cloudformation import parsing as cloudformation_parsing
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
 from moto.core.exceptions import JsonRESTError
 from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
 from moto.events.responses import EventsHandler
@@ -366,13 +369,16 @@ def installed(
     before_publish: PublishGuard, on_execution_end: ExecutionListener, authorize_task: TaskGuard,
     task_client: TaskClientFactory | None = None, after_execution_end: ExecutionEnded | None = None,
     deployments: Any = None, endpoints: dict[str, str] | None = None,
+    alarm_history: Callable[[], list[Any]] | None = None,
 ) -> Iterator[None]:
     """Install the core hooks for the length of the block, then restore moto as it was.
 
     task_client makes the client a task calls through (moto's own by default); the speed layer
     gives cached and direct ones. endpoints (service -> URL, read at each call) names the services
     served by another process, which tasks reach there, as functions and AWS clients do.
-    after_execution_end runs once an ended execution is reported.
+    after_execution_end runs once an ended execution is reported. alarm_history gives the
+    alarms' history items (pipeline.local.alarms.HistoryItem), which DescribeAlarmHistory answers
+    with (moto does not implement it).
     deployments (a LocalCloud) runs the stacks CloudFormation deploys from change sets
     (pipeline.local.moto_change_sets: `sam deploy` into the cloud).
     """
@@ -453,6 +459,14 @@ def installed(
         if shape is not None:
             self._from_boto_response(response, shape)
 
+    def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
+        name, kind = self._get_param("AlarmName"), self._get_param("HistoryItemType")
+        items = [item.to_api() for item in (alarm_history() if alarm_history else [])
+                 if (not name or item.alarm == name) and (not kind or item.kind == kind)]
+        if self._get_param("ScanBy") != "TimestampAscending":
+            items.reverse()  # newest first, as CloudWatch answers by default
+        return ActionResult({"AlarmHistoryItems": items[: int(self._get_param("MaxRecords") or 100)]})
+
     original_preprocessor_init = Patch(Preprocessor, "__init__", None).original()
 
     def preprocessor_init(self: Preprocessor, *args: Any, **kwargs: Any) -> None:
@@ -477,6 +491,8 @@ def installed(
         Patch(StateTaskService, "_normalise_parameters", normalise_parameters),
         Patch(StateTaskService, "_normalise_response", normalise_response),
         Patch(StateTaskService, "_from_boto_response_value", staticmethod(response_value)),
+        Patch(CloudWatchResponse, "describe_alarm_history", describe_alarm_history, adds=True),
+        Patch(cloudformation_parsing, "generate_resource_name", stable_resource_name),
     ]
     patches += [Patch(service, "_from_error", service_error(Patch(service, "_from_error", None).original()))
                 for service in SDK_ERRORS]
@@ -490,6 +506,39 @@ def installed(
             yield
     finally:
         quiet.setLevel(previous_level)
+
+
+def stable_suffix(stack_name: str, logical_id: str) -> str:
+    """The 12 letters and digits CloudFormation appends to a name it generates, the same for the
+    same stack name and logical ID: a stack deployed again (a new `pipeline serve`) has the same
+    bucket and resource names, as scripts written against the last one expect."""
+    import hashlib
+    import string
+
+    digest = int(hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest(), 16)
+    alphabet = string.ascii_uppercase + string.digits
+    letters = []
+    for _ in range(12):
+        digest, index = divmod(digest, len(alphabet))
+        letters.append(alphabet[index])
+    return "".join(letters)
+
+
+_original_resource_name = cloudformation_parsing.generate_resource_name
+
+
+def stable_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+    """moto's names for what CloudFormation names (the stack name, the logical ID and a suffix,
+    shortened as each type needs), with the suffix of stable_suffix instead of a random one."""
+    suffix = stable_suffix(stack_name, logical_id)
+    if resource_type == "AWS::S3::Bucket":
+        right = f"-{logical_id}-{suffix}"
+        return f"{stack_name[:63 - len(right)]}{right}".lower()
+    if resource_type == "AWS::IAM::Policy":
+        return f"{stack_name[:5]}-{logical_id[:4]}-{suffix}"
+    if resource_type.startswith("AWS::ElasticLoadBalancingV2::"):
+        return _original_resource_name(resource_type, stack_name, logical_id)
+    return f"{stack_name}-{logical_id}-{suffix}"
 
 
 def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]:

@@ -22,6 +22,7 @@ class Patch:
     owner: Any  # a module or a class
     name: str
     replacement: Any
+    adds: bool = False  # the owner lacks the attribute: moto does not implement it yet
 
     @property
     def target(self) -> str:
@@ -30,8 +31,13 @@ class Patch:
         return f"{module}.{owner}.{self.name}" if owner else f"{self.owner.__name__}.{self.name}"
 
     def original(self) -> Any:
-        """The attribute as the owner holds it (a class's staticmethod stays one)."""
+        """The attribute as the owner holds it (a class's staticmethod stays one); for an addition,
+        that the owner still lacks it (once moto has it, the addition must go)."""
         held = vars(self.owner)
+        if self.adds:
+            if hasattr(self.owner, self.name):
+                raise MotoChanged(f"{self.target} exists now: the offline cloud's own can go")
+            return None
         if self.name in held:
             return held[self.name]
         if hasattr(self.owner, self.name):  # inherited
@@ -43,7 +49,7 @@ class Patch:
 def applied(patches: Sequence[Patch]) -> Iterator[None]:
     """Apply every patch (after checking each target exists), restore them all on exit."""
     originals = [(patch, patch.original()) for patch in patches]
-    inherited = {patch for patch, _ in originals if patch.name not in vars(patch.owner)}
+    inherited = {patch for patch, _ in originals if patch.name not in vars(patch.owner)}  # additions too
     try:
         for patch, _ in originals:
             setattr(patch.owner, patch.name, patch.replacement)

@@ -143,7 +143,7 @@ def test_a_packaged_template_deploys_updates_rolls_back_and_deletes_through_chan
         "The following resource(s) failed to create: [LandingWritesTrail]."]
     assert rows(events)[-1] == ("UPDATE_ROLLBACK_COMPLETE", STACK)
     listed = cloud.clients.cloudformation.describe_stack_resources(StackName=STACK)["StackResources"]
-    resources = {r.get("LogicalResourceId") for r in listed}  # moto lists the types it skips without an ID
+    resources = {r["LogicalResourceId"] for r in listed}
     assert "LandingWritesTrail" not in resources and "CheckExtFunction" in resources
     assert [r.status for r in cloud.run([SAMPLES / "inventory.csv"])] == ["SUCCEEDED"]  # FailureRate 0 still
 

@@ -62,3 +62,46 @@ def test_the_aws_cli_uploads_a_large_file_as_one_file(tmp_path):
         assert [json.loads(line)["key"] for line in listed.stdout.splitlines()] == ["large.csv"]
     finally:
         server.stop()
+
+
+def aws_client(cloud, service):
+    """A client as the AWS CLI is one at `pipeline serve`'s endpoint: signed, over HTTP."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=cloud.endpoint, region_name=cloud.clients.region,
+                        aws_access_key_id="offline", aws_secret_access_key="offline")
+
+
+def test_the_alarm_its_history_and_the_pipelines_metrics_are_read_through_cloudwatch(cloud, tmp_path):
+    from tests.offline import run_one
+
+    failed = run_one(cloud, tmp_path, "notes.txt")
+    processed = run_one(cloud, tmp_path, "sales.csv")
+    assert (failed.status, processed.status) == ("FAILED", "SUCCEEDED")
+    cloudwatch = aws_client(cloud, "cloudwatch")
+    (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
+    assert (alarm["MetricName"], alarm["StateValue"], alarm["Threshold"]) == ("ExecutionsFailed", "ALARM", 1.0)
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 datapoint [1.0 (")
+    history = cloudwatch.describe_alarm_history(AlarmName=alarm["AlarmName"], ScanBy="TimestampAscending")
+    assert [(item["HistoryItemType"], item["HistorySummary"].split(" arn:")[0])
+            for item in history["AlarmHistoryItems"]] == [
+        ("StateUpdate", "Alarm updated from OK to ALARM"), ("Action", "Successfully executed action")]
+    states = {metric["MetricName"] for metric in cloudwatch.list_metrics(Namespace="AWS/States")["Metrics"]}
+    emitted = {metric["MetricName"] for metric in cloudwatch.list_metrics(Namespace="FilePipeline")["Metrics"]}
+    assert {"ExecutionsFailed", "ExecutionsSucceeded", "ExecutionTime"} <= states
+    assert {"FilesChecked", "FilesProcessed", "RowsProcessed"} <= emitted  # the functions' Powertools metrics
+
+
+def test_every_resource_of_the_stack_is_described_as_cloudformation_describes_it(cloud):
+    from pipeline.template import load_template
+
+    cloudformation = aws_client(cloud, "cloudformation")
+    described = cloudformation.describe_stack_resources(StackName=cloud.stack.name)["StackResources"]
+    listed = cloudformation.list_stack_resources(StackName=cloud.stack.name)["StackResourceSummaries"]
+    assert [r["LogicalResourceId"] for r in described] == [r["LogicalResourceId"] for r in listed]
+    declared = {logical_id for logical_id, resource in load_template(TEMPLATE)["Resources"].items()
+                if resource.get("Condition") not in ("UseCloudTrail", "HasNotificationEmail")}
+    assert declared <= {r["LogicalResourceId"] for r in described}  # SAM adds roles and the rule
+    for resource in described:
+        assert resource["ResourceType"].startswith("AWS::") and resource["PhysicalResourceId"]
+        assert resource["ResourceStatus"] == "CREATE_COMPLETE" and resource["Timestamp"].year >= 2026

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline.local.faults import Fault
-from tests.offline import follow_execution, run_one
+from tests.offline import execution_output, follow_execution, run_one
 
 SUCCESS_PATH = ["Check File Extension", "Route By Extension", "Process CSV", "Processed"]
 
@@ -20,8 +20,7 @@ def test_a_csv_file_is_processed(cloud, files):
     assert result.status == "SUCCEEDED"
     assert result.states == SUCCESS_PATH
     assert result.notification is None
-    output = json.loads(cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["output"])
-    assert output["result"]["summary"]["rows"] == 2
+    assert execution_output(cloud, result)["result"]["summary"]["rows"] == 2
 
 
 def test_an_invalid_extension_is_notified_and_fails(cloud, files):
@@ -38,9 +37,7 @@ def test_an_invalid_extension_is_notified_and_fails(cloud, files):
 def test_keys_that_need_care_arrive_byte_for_byte(cloud, files, name):
     result = run_one(cloud, files, name)
     assert result.status == "SUCCEEDED", result
-    summary_input = json.loads(
-        cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["output"]
-    )
+    summary_input = execution_output(cloud, result)
     assert summary_input["file"]["key"] == name
     assert summary_input["result"]["summary"]["key"] == name
 

@@ -5,12 +5,11 @@ import threading
 import time
 
 from pipeline.driver import FileResult
-from tests.offline import follow_execution as follow, run_one
+from tests.offline import execution_output, follow_execution as follow, run_one
 
 
 def summary(cloud, result: FileResult) -> dict:
-    output = cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["output"]
-    return json.loads(output)["result"]["summary"]
+    return execution_output(cloud, result)["result"]["summary"]
 
 
 def reads_of(cloud, key: str) -> int:

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from pipeline.driver import ExecutionFollower, FileResult
-from tests.offline import follow_execution
+from tests.offline import execution_output, follow_execution
 
 CSV = b"id,v\n1,2\n"
 NFC = unicodedata.normalize("NFC", "café-résumé.csv")
@@ -44,8 +44,7 @@ def put_and_follow(cloud, key: str, body: bytes = CSV) -> FileResult:
 def test_hostile_csv_keys_are_processed_byte_for_byte(cloud, key):
     result = put_and_follow(cloud, key)
     assert result.status == "SUCCEEDED", result
-    output = json.loads(cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["output"])
-    assert output["result"]["summary"]["key"] == key
+    assert execution_output(cloud, result)["result"]["summary"]["key"] == key
 
 
 def test_nfc_and_nfd_forms_are_two_distinct_objects(cloud):

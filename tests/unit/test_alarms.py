@@ -18,7 +18,7 @@ def cloudwatch_may_publish() -> AccessControl:
 
 
 def an_alarm(publish) -> Alarms:
-    alarm = Alarm("failures", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:failures", "AWS/States",
+    alarm = Alarm("FailedExecutionsAlarm", "failures", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:failures", "AWS/States",
                   "ExecutionsFailed", MACHINE, 300, 1.0, "GreaterThanOrEqualToThreshold", [TOPIC])
     return Alarms([alarm], cloudwatch_may_publish(), publish)
 
