@@ -54,6 +54,7 @@ def test_a_guided_deploy_answered_as_a_newcomer_answers_it_runs_the_pipeline(pro
     terminal.expect(rf"Successfully created/updated stack - {STACK} in us-east-1")
     assert terminal.wait() == 0, terminal.output[-4000:]
     server.wait_for(rf"stack {STACK} deployed")
+    assert landing_bucket(project) == "file-pipeline-landingbucket-ska6pnyls5tn"  # the README's rehearsal names it
 
     saved = tomllib.loads((project.folder / "samconfig.toml").read_text(encoding="utf-8"))["default"]
     deploy_options = {**saved["global"]["parameters"], **saved["deploy"]["parameters"]}  # as SAM reads them
