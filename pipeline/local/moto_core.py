@@ -20,6 +20,8 @@ shows each one's behaviour against the pinned moto):
   them in its non-executing backend, where the execution API cannot see them).
 - CloudFormation's change sets, GetTemplate and DeleteStack do what `sam deploy` and `sam delete`
   need (pipeline.local.moto_change_sets).
+- An execution's history ends with its end event (moto records a still-running Map iteration's
+  or Parallel branch's events after it).
 - Definitions parsed at the same time do not share one parser's state (moto's ASL preprocessor
   keeps its QueryLanguage scopes in a class attribute: two executions that start together could
   pop each other's scope, and the execution thread died with an IndexError, its file never ending).
@@ -85,6 +87,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceLambda,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
@@ -354,6 +357,8 @@ def _test_event_pattern(self: EventsHandler) -> str:
     return json.dumps({"Result": event_pattern_matches(pattern, event)})
 
 
+EXECUTION_END_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
+
 TASK_CLIENT_MODULES = (
     lambda_eval_utils, state_task_service_sns, state_task_service_aws_sdk, state_task_service_batch,
     state_task_service_dynamodb, state_task_service_ecs, state_task_service_events, state_task_service_glue,
@@ -459,6 +464,17 @@ def installed(
         if shape is not None:
             self._from_boto_response(response, shape)
 
+    original_publish_event = Patch(EventManager, "_publish_history_event", None).original()
+
+    def publish_history_event(self: EventManager, *args: Any, **kwargs: Any) -> None:
+        # An ended execution's history ends with its end: a Map iteration or Parallel branch still
+        # running when another failed the execution records nothing after it (moto appended its
+        # events, and a reader waiting for the end event never saw one last).
+        history = self._history_event_list
+        if history and history[-1]["type"] in EXECUTION_END_EVENTS:
+            return
+        original_publish_event(self, *args, **kwargs)
+
     def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
         name, kind = self._get_param("AlarmName"), self._get_param("HistoryItemType")
         items = [item.to_api() for item in (alarm_history() if alarm_history else [])
@@ -493,6 +509,7 @@ def installed(
         Patch(StateTaskService, "_from_boto_response_value", staticmethod(response_value)),
         Patch(CloudWatchResponse, "describe_alarm_history", describe_alarm_history, adds=True),
         Patch(cloudformation_parsing, "generate_resource_name", stable_resource_name),
+        Patch(EventManager, "_publish_history_event", publish_history_event),
     ]
     patches += [Patch(service, "_from_error", service_error(Patch(service, "_from_error", None).original()))
                 for service in SDK_ERRORS]

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from pipeline.local import moto_version
-from tests.pipeline.moto_engine import REGION, engine, lambda_task
+from tests.pipeline.moto_engine import ACCOUNT_ID, REGION, engine, lambda_task
 
 ROOT = Path(__file__).resolve().parents[2]
 PASS_MACHINE = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
@@ -213,6 +213,20 @@ def test_a_table_created_by_cloudformation_takes_its_template_encryption():
                                   {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "key-id"})
         described = dynamodb.describe_table(TableName="records")["Table"]["SSEDescription"]
         assert (described["Status"], described["SSEType"], described["KMSMasterKeyArn"]) == ("ENABLED", "KMS", "key-id")
+
+
+def test_a_history_ends_with_the_end_of_its_execution_though_an_iteration_still_runs():
+    """A Map's first refused task fails the execution while other iterations still run: AWS's
+    history ends with ExecutionFailed; moto went on recording those iterations after it (in about
+    three executions out of five), and a reader waiting for the end event saw none last."""
+    with engine() as run:
+        run.refuse_tasks = True
+        task = {k: v for k, v in lambda_task(run.function_arn).items() if k != "OutputPath"}
+        definition = {"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "End": True,
+                                                              "ItemProcessor": {"StartAt": "T", "States": {"T": task}}}}}
+        ended = [run.run(definition, '{"items": [1, 2, 3]}')["executionArn"] for _ in range(5)]
+        run.core.stop_executions(ACCOUNT_ID, REGION, timeout_s=10)  # every iteration's thread has ended
+        assert [run.history(arn)[-1]["type"] for arn in ended] == ["ExecutionFailed"] * 5
 
 
 def test_every_client_moto_makes_for_a_task_is_bound_to_the_role():
