@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--empty", action="store_true",
                        help="start with no stack, for `sam deploy` to create one (see the README's rehearsal)")
+    serve.add_argument("--state", metavar="DIR", type=Path,
+                       help="keep the stacks, objects, table items, queued messages and execution history in DIR "
+                       "when the cloud stops, and put them back when it starts again")
     add_offline_options(serve)
     status = commands.add_parser(
         "status",
@@ -286,14 +289,15 @@ def _rerun(args: argparse.Namespace, results: Sequence[FileResult]) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from contextlib import contextmanager
 
-    from pipeline.serve import serve
+    from pipeline.serve import serve, state_kept
 
     @contextmanager
     def deployed(pages):  # noqa: ANN001, ANN202 - serve's SitePages; a LocalCloud
         deployment = _offline_deployment(args, host=args.host, port=args.port, front=pages.wrap)
         cloud = _entered(deployment)
         try:
-            yield cloud
+            with state_kept(cloud, args.state):
+                yield cloud
         finally:
             deployment.__exit__(None, None, None)
 

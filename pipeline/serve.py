@@ -13,15 +13,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.driver import FileResult
 from pipeline.ledger import Seen, dead_letters, executions
-from pipeline.output import EXIT_INTERRUPTED
+from pipeline.output import EXIT_INTERRUPTED, UsageError
 from pipeline.stack import PipelineStack
 
 CREDENTIALS = ("offline", "offline")  # any will do: calls from outside the functions act as the account's administrator
@@ -52,8 +54,10 @@ class Watcher:
                              if seen.result.status != "RUNNING"]
         if time.monotonic() - self._last_dead_letter_look >= self._dead_letter_every_s:
             self._last_dead_letter_look = time.monotonic()
+            # Not those sent before it started (put back by --state, for one): they are not news.
             found += [letter for letter in dead_letters(self._clients, stack)
-                      if f"dead-letter:{letter.message_id}" not in self._reported]
+                      if f"dead-letter:{letter.message_id}" not in self._reported
+                      and (letter.started is None or letter.started >= self._since)]
         for seen in reversed(found):  # oldest first
             self._reported.add(seen.result.execution_arn or f"dead-letter:{seen.message_id}")
             with self._lock:
@@ -159,6 +163,42 @@ def stopped_line(watcher: Watcher) -> str:
         keys = ", ".join(result.key for result in running)
         line += f"; {len(running)} in flight stop with it ({keys}): upload them again to run them"
     return line
+
+
+@contextmanager
+def state_kept(cloud: Any, directory: Path | None, out: TextIO = sys.stdout) -> Iterator[None]:
+    """`--state DIR`: what DIR holds put back into the cloud (a LocalCloud) as it starts, and the
+    cloud's state saved there as it stops. A state that could not be put back whole is not
+    overwritten."""
+    if directory is None:
+        yield
+        return
+    from pipeline.local import persistence
+
+    if persistence.has_state(directory):
+        try:
+            kept = persistence.restore(cloud, directory)
+        except persistence.StateError as error:
+            raise UsageError(f"--state: {error}") from None
+        print(f"Offline cloud: put back from {directory}: {kept.line()}", file=out, flush=True)
+        for line in kept.not_kept:
+            print(f"  not put back: {line}", file=out, flush=True)
+    else:
+        print(f"Offline cloud: {directory} holds no state yet; the cloud's is kept there when it stops",
+              file=out, flush=True)
+    try:
+        yield
+    finally:
+        cloud.stop_running()  # the executions still running end first: an execution is kept once ended
+        try:
+            kept = persistence.save(cloud, directory)
+        except (BotoCoreError, ClientError, OSError) as error:
+            print(f"Offline cloud: could not keep its state in {directory} ({error}); "
+                  "the state kept before is unchanged", file=out, flush=True)
+        else:
+            print(f"Offline cloud: kept in {directory}: {kept.line()}", file=out, flush=True)
+            for line in kept.not_kept:
+                print(f"  not kept: {line}", file=out, flush=True)
 
 
 def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.stdout, poll_s: float = 0.25) -> int:

@@ -111,6 +111,7 @@ class LocalCloud:
         self._code_root = code_root
         self._running = False
         self._moved_tables: list[str] = []
+        self.template_stack: str | None = None  # the stack deploy made from a template file, if any
         self.deployments = 0  # stacks applied or withdrawn so far (pipeline serve says when it changes)
         self.records = StackRecords()  # what CloudFormation was given for each stack (moto_change_sets)
 
@@ -164,6 +165,7 @@ class LocalCloud:
             stack_id = cloud.clients.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
             cloud.records.current[stack_id] = Processed(packaged.source.read_text(encoding="utf-8"), parameters,
                                                         packaged.cloudformation, packaged, names)
+            cloud.template_stack = stack_name
             yield cloud
 
     @classmethod
@@ -269,7 +271,7 @@ class LocalCloud:
             except MotoChanged as error:  # only with the pinned moto, so a bug in the speed layer
                 raise RuntimeError(f"the speed layer no longer fits moto {PINNED_MOTO}: {error}; "
                                    "PIPELINE_OFFLINE_FAST=0 runs without it") from None
-            stack.callback(cloud._stop_running)  # first, while every hook is still in place
+            stack.callback(cloud.stop_running)  # first, while every hook is still in place
             yield cloud
 
     def apply(self, stack_name: str, packaged: PackagedTemplate, skipped_types: set[str]) -> list[Refusal]:
@@ -362,10 +364,11 @@ class LocalCloud:
         if names:
             self.clients.cloudwatch.delete_alarms(AlarmNames=names)
 
-    def _stop_running(self) -> None:
+    def stop_running(self) -> None:
         """As the cloud goes (at the end of a run, or on Ctrl-C): no more waiting between retries,
         the executions still running stopped, and the functions' environments ended, so that
-        every execution thread has finished before moto is restored."""
+        every execution thread has finished before moto is restored. The services still answer
+        (pipeline serve --state saves them then); once is enough, and more does no harm."""
         self.clock.scale = 0
         self._core.stop_executions(ACCOUNT_ID, self.clients.region, timeout_s=0)
         self.runtime.close()

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +97,24 @@ class EventBus:
         self.access = access
         self.key_form = "form"  # how S3 EventBridge events carry the key (see pipeline.events)
         self.on_lost: Callable[[str], None] = lambda rule_name: None  # counts InvocationsFailedToBeSentToDlq
+        self._silent = False
+
+    @contextmanager
+    def silenced(self) -> Iterator[None]:
+        """No S3 write announces itself while the block runs (objects put back by `pipeline serve
+        --state` were announced when they were first written)."""
+        self._silent = True
+        try:
+            yield
+        finally:
+            self._silent = False
 
     # -- announcing S3 writes -------------------------------------------------------------
 
     def on_object_write(self, account_id: str, event_name: str, bucket: Any, key: Any) -> bool:
         """Called by moto for every S3 notification event; True when handled here."""
+        if self._silent:
+            return True
         config = bucket.notification_configuration
         eventbridge_on = config is not None and config.event_bridge is not None
         trails = [trail for trail in self.trails if trail.logs(bucket.name, key.name)]
