@@ -1,5 +1,5 @@
 """One S3 write is one event, whatever the client: PutObject, a multipart upload (boto3's transfer
-manager and the AWS CLI above their 8 MB threshold), CopyObject. Each event's `reason` is the API
+manager and the AWS CLI above their 8 MB threshold), CopyObject, a browser form's POST. Each event's `reason` is the API
 S3 names (S3 User Guide, "Using EventBridge": the Object Created event's detail.reason)."""
 
 from __future__ import annotations
@@ -47,6 +47,20 @@ def test_a_put_and_a_copy_are_one_event_each(cloud):
     s3.put_object(Bucket=cloud.stack.bucket, Key="put.csv", Body=b"id\n1\n")
     s3.copy_object(Bucket=cloud.stack.bucket, Key="copied.csv", CopySource={"Bucket": cloud.stack.bucket, "Key": "put.csv"})
     assert (started_reasons(cloud, "put.csv"), started_reasons(cloud, "copied.csv")) == (["PutObject"], ["CopyObject"])
+
+
+def test_a_browser_form_upload_is_one_event(cloud):
+    """POST Object, as a web page's form sends it with a presigned POST: the API S3's docs name
+    "POST Object"; the reason's spelling, PostObject, is as S3 names its other APIs."""
+    import boto3
+    import requests
+
+    s3 = boto3.client("s3", endpoint_url=cloud.endpoint, region_name=cloud.clients.region,
+                      aws_access_key_id="offline", aws_secret_access_key="offline")
+    form = s3.generate_presigned_post(cloud.stack.bucket, "posted.csv")
+    answer = requests.post(form["url"], data=form["fields"], files={"file": ("posted.csv", b"id\n1\n")}, timeout=30)
+    assert answer.status_code == 204, answer.text
+    assert started_reasons(cloud, "posted.csv") == ["PostObject"]
 
 
 @pytest.mark.slow
