@@ -240,7 +240,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         results = _run_on_stack(args, files, progress) if args.stack else _run_offline(args, files, progress)
     except RunInterrupted as stopped:
-        return interrupted(stopped.results, _rerun(args, stopped.results), args.json)
+        return interrupted(stopped.results, f"Run them again: {_rerun(args, stopped.results)}", args.json)
     if args.report:
         print(f"Report: {args.report}", file=sys.stderr)
     return print_results(results, args.json)

@@ -89,6 +89,6 @@ def replay(args: argparse.Namespace) -> int:
                                  poll_s=0.05 if args.endpoint else 1.0)
     except RunInterrupted as stopped:  # the replayed executions go on: status follows them
         where = f"--endpoint {args.endpoint}" if args.endpoint else f"--stack {args.stack}"
-        return interrupted(stopped.results, f"nothing: they go on; pipeline status {where} --since 1h follows them",
-                           args.json)
+        return interrupted(stopped.results, f"Their executions go on in the stack: pipeline status {where} --since 1h "
+                           "follows them", args.json)
     return print_results(results, args.json)

@@ -81,9 +81,9 @@ def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
         print(result.notification.message.rstrip(), file=out)
 
 
-def interrupted(results: Sequence[FileResult], rerun: str, as_json: bool, out: TextIO = sys.stderr) -> int:
+def interrupted(results: Sequence[FileResult], next_step: str, as_json: bool, out: TextIO = sys.stderr) -> int:
     """Ctrl-C or SIGTERM: the files that finished, as usual, then one short account of the rest
-    and the command that runs them; exit status 130."""
+    and what to do about them (next_step: a line); exit status 130."""
     finished = [result for result in results if result.status in TERMINAL or result.status == "IGNORED"]
     if finished:
         print_results(finished, as_json)
@@ -94,5 +94,5 @@ def interrupted(results: Sequence[FileResult], rerun: str, as_json: bool, out: T
           + f", {len(in_flight)} in flight, {len(waiting)} not started.", file=out)
     if in_flight or waiting:
         print(f"Not finished: {', '.join(result.key for result in [*in_flight, *waiting])}", file=out)
-        print(f"Run them again: {rerun}", file=out)
+        print(next_step, file=out)
     return EXIT_INTERRUPTED

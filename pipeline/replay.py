@@ -89,6 +89,6 @@ def start(clients: Any, stack: PipelineStack, chosen: ReplayPlan) -> list[FileRe
         if seen.receipt_handle is not None:
             clients.sqs.delete_message(QueueUrl=stack.dead_letter_queue_url, ReceiptHandle=seen.receipt_handle)
         result = FileResult(file=seen.result.key, bucket=seen.result.bucket, key=seen.result.key,
-                            execution_arn=execution_arn, version_id=seen.result.version_id)
+                            execution_arn=execution_arn, version_id=seen.result.version_id, status="RUNNING")
         started.append(result)
     return started

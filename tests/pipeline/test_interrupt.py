@@ -65,3 +65,41 @@ def test_an_interrupted_run_says_what_finished_and_how_to_run_the_rest(tmp_path,
     assert int(summary.group(1)) + int(summary.group(2)) + int(summary.group(3)) == 12
     assert "Run them again: pipeline run " in stderr and "part-11.csv" in stderr.split("Run them again:")[1]
     assert not [pid for pid in children if alive(pid)]
+
+
+def test_an_interrupted_replay_says_its_executions_go_on_and_how_to_follow_them(tmp_path):
+    from tests.serve_process import Server
+
+    # Four throttles fail one file (Process CSV's MaxAttempts 3), with real waits between them;
+    # the replays meet the rest, so they are still waiting when the replay is interrupted.
+    server = Server("--parameter-overrides", "FailureRate=0", "--time-scale", "1",
+                    "--inject", "throttle:RandomFailureFunction:16")
+    try:
+        s3 = boto3_s3(server)
+        for n in range(2):
+            s3.put_object(Bucket=server.bucket, Key=f"daily/part-{n}.csv", Body=b"id\n1\n")
+        server.wait_for(r"part-0\.csv: FAILED", timeout_s=60)
+        server.wait_for(r"part-1\.csv: FAILED", timeout_s=60)
+        replay = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "replay", "--stack", "file-pipeline"], cwd=ROOT,
+            env=server.environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        assert replay.stderr is not None
+        started = replay.stderr.readline()
+        assert "replaying 2 file(s)" in started, started + replay.communicate(timeout=30)[1]
+        os.killpg(replay.pid, signal.SIGINT)
+        stdout, stderr = replay.communicate(timeout=60)
+        assert replay.returncode == 130, stderr
+        assert "Traceback" not in stderr + stdout
+        assert "Interrupted: 0 of 2 files finished, 2 in flight, 0 not started." in stderr
+        assert "Their executions go on in the stack: pipeline status --stack file-pipeline --since 1h follows them" in stderr
+        server.wait_for(r"part-0\.csv: FAILED[\s\S]*part-0\.csv: FAILED", timeout_s=60)  # it went on, and failed again
+    finally:
+        server.stop()
+
+
+def boto3_s3(server):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id="offline", aws_secret_access_key="offline")
