@@ -127,12 +127,12 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure_deploy(runs: int) -> float:
-    from pipeline.local.cloud import LocalCloud
+    from pipeline.offline import OfflineCloud
 
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        deployment = LocalCloud.deploy(TEMPLATE, time_scale=0)
+        deployment = OfflineCloud.deploy(TEMPLATE, time_scale=0)
         deployment.__enter__()
         times.append(time.perf_counter() - started)
         deployment.__exit__(None, None, None)
@@ -144,9 +144,9 @@ def measure_deploy(runs: int) -> float:
 def measure_throughput(files: list[Path], layer: Any = None, label: str = "offline cloud",
                        quiet: bool = False) -> dict[str, Any]:
     """Run files through the offline cloud with layer (as the environment says when None)."""
-    from pipeline.local.cloud import LocalCloud
+    from pipeline.offline import OfflineCloud
 
-    with LocalCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, layer=layer) as cloud:
+    with OfflineCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, layer=layer) as cloud:
         sampler = RssSampler()
         sampler.start()
         before = rss_mb()
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     deploy_s = measure_deploy(args.deploys)
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
         files = make_files(Path(folder), args.files)
-        from pipeline.local.moto_version import select_layer
+        from pipeline.local.speed import select_layer
 
         optimized = measure_throughput(files, select_layer(True))
         baseline = None if args.skip_baseline else measure_throughput(

@@ -292,7 +292,7 @@ def _serve(args: argparse.Namespace) -> int:
     from pipeline.serve import serve, state_kept
 
     @contextmanager
-    def deployed(pages):  # noqa: ANN001, ANN202 - serve's SitePages; a LocalCloud
+    def deployed(pages):  # noqa: ANN001, ANN202 - serve's SitePages; an OfflineCloud
         deployment = _offline_deployment(args, host=args.host, port=args.port, front=pages.wrap)
         cloud = _entered(deployment)
         try:
@@ -327,9 +327,9 @@ def _run_on_stack(args: argparse.Namespace, files: list[Path], progress) -> list
     return results
 
 
-def _offline_deployment(args: argparse.Namespace, **options: object):  # noqa: ANN202 - LocalCloud.deploy's
-    """LocalCloud.deploy with the command's offline options (not yet entered)."""
-    from pipeline.local.cloud import LocalCloud
+def _offline_deployment(args: argparse.Namespace, **options: object):  # noqa: ANN202 - OfflineCloud.deploy's
+    """OfflineCloud.deploy with the command's offline options (not yet entered)."""
+    from pipeline.offline import OfflineCloud
     from pipeline.local.faults import Fault, FaultSyntaxError
 
     if args.time_scale < 0:
@@ -346,8 +346,9 @@ def _offline_deployment(args: argparse.Namespace, **options: object):  # noqa: A
             raise UsageError(f"--inject: the template has no function {', '.join(unknown)}; "
                              f"its functions: {', '.join(functions) or 'none'}")
     if getattr(args, "empty", False):
-        return LocalCloud.start(time_scale=args.time_scale, faults=faults, eventbridge_key_form=args.key_form, **options)
-    return LocalCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
+        return OfflineCloud.start(time_scale=args.time_scale, faults=faults, eventbridge_key_form=args.key_form,
+                                  **options)
+    return OfflineCloud.deploy(args.template, args.parameter_overrides, time_scale=args.time_scale, faults=faults,
                              eventbridge_key_form=args.key_form, **options)
 
 
@@ -363,7 +364,7 @@ def template_functions(template: Path) -> list[str]:
             if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function")]
 
 
-def _entered(deployment):  # noqa: ANN001, ANN202 - a LocalCloud deployment
+def _entered(deployment):  # noqa: ANN001, ANN202 - an OfflineCloud deployment
     from pipeline.local.moto_version import MotoUnsupported
     from pipeline.template import TemplateError
 
@@ -394,7 +395,7 @@ def _run_offline(args: argparse.Namespace, files: list[Path], progress) -> list[
         deployment.__exit__(None, None, None)
 
 
-def _print_alarm_actions(cloud, results: Sequence[FileResult]) -> None:  # noqa: ANN001 - a LocalCloud
+def _print_alarm_actions(cloud, results: Sequence[FileResult]) -> None:  # noqa: ANN001 - an OfflineCloud
     """The alarm's emails too: in AWS they reach the same subscribers as the files' notifications.
     The alarm acts a moment after an execution's end is reported, so give it that moment."""
     import time

@@ -58,7 +58,7 @@ def status(args: argparse.Namespace) -> int:
 def replay(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from pipeline.driver import RunInterrupted, follow_started
+    from pipeline.driver import FileResult, RunInterrupted, follow_started, interruptible
     from pipeline.replay import ReplayError, plan, start
 
     clients, stack, since = _window(args)
@@ -77,16 +77,23 @@ def replay(args: argparse.Namespace) -> int:
             print(f"{len(chosen.files)} file(s) to replay{' (dry run: nothing changed)' if args.dry_run else ''}",
                   file=sys.stderr)
             return EXIT_OK
-        started = start(clients, stack, chosen)
     except ReplayError as error:
         raise UsageError(str(error)) from None
     except (BotoCoreError, ClientError) as error:
         raise UsageError(f"cannot replay on stack {stack.name!r}: {error}") from None
     progress = None if args.json else print_progress
-    print(f"Stack {stack.name}: replaying {len(started)} file(s)", file=sys.stderr)
+    started: list[FileResult] = []
     try:
-        results = follow_started(clients, stack, started, timeout_s=args.timeout, on_result=progress,
-                                 poll_s=0.05 if args.endpoint else 1.0)
+        with interruptible(started):  # from the first start on, an interrupt leaves those started in flight
+            try:
+                start(clients, stack, chosen, started)
+            except ReplayError as error:
+                raise UsageError(str(error)) from None
+            except (BotoCoreError, ClientError) as error:
+                raise UsageError(f"cannot replay on stack {stack.name!r}: {error}") from None
+            print(f"Stack {stack.name}: replaying {len(started)} file(s)", file=sys.stderr)
+            results = follow_started(clients, stack, started, timeout_s=args.timeout, on_result=progress,
+                                     poll_s=0.05 if args.endpoint else 1.0)
     except RunInterrupted as stopped:  # the replayed executions go on: status follows them
         where = f"--endpoint {args.endpoint}" if args.endpoint else f"--stack {args.stack}"
         return interrupted(stopped.results, f"Their executions go on in the stack: pipeline status {where} --since 1h "

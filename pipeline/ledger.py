@@ -28,7 +28,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 @dataclass
-class Seen:
+class FileRecord:
     """One file as the pipeline saw it, and what replaying it would take."""
 
     result: FileResult
@@ -52,7 +52,7 @@ def _file_of(event: str, bucket: str) -> FileResult:
 
 
 def executions(clients: Any, stack: PipelineStack, since: datetime,
-               skip: Collection[str] = frozenset()) -> Iterator[Seen]:
+               skip: Collection[str] = frozenset()) -> Iterator[FileRecord]:
     """The state machine's executions started since, newest first, each read from its history;
     those in skip (ARNs) are passed over unread."""
     paginator = clients.stepfunctions.get_paginator("list_executions")
@@ -63,7 +63,7 @@ def executions(clients: Any, stack: PipelineStack, since: datetime,
             if listed["executionArn"] in skip:
                 continue
             history = _history(clients, listed["executionArn"])
-            seen = Seen(_file_of(execution_input(history), stack.bucket), execution_input(history),
+            seen = FileRecord(_file_of(execution_input(history), stack.bucket), execution_input(history),
                         started=listed["startDate"])
             seen.result.execution_arn = listed["executionArn"]
             if listed["status"] in ENDED and history and history[-1]["type"] in EXECUTION_END_EVENTS:
@@ -73,12 +73,12 @@ def executions(clients: Any, stack: PipelineStack, since: datetime,
             yield seen
 
 
-def dead_letters(clients: Any, stack: PipelineStack, visibility_s: int = 0) -> list[Seen]:
+def dead_letters(clients: Any, stack: PipelineStack, visibility_s: int = 0) -> list[FileRecord]:
     """The events waiting in the trigger's dead-letter queue. visibility_s=0 only looks (another
     reader sees them at once); replay receives them for longer, and deletes each once its
     execution has started. SQS returns a sample of the messages per call, so this asks until a
     call brings nothing new."""
-    found: dict[str, Seen] = {}
+    found: dict[str, FileRecord] = {}
     for _ in range(PEEKS):
         messages = clients.sqs.receive_message(
             QueueUrl=stack.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=visibility_s,
@@ -89,7 +89,7 @@ def dead_letters(clients: Any, stack: PipelineStack, visibility_s: int = 0) -> l
             break
         for message in new:
             attributes = {k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()}
-            seen = Seen(_file_of(message["Body"], stack.bucket), message["Body"],
+            seen = FileRecord(_file_of(message["Body"], stack.bucket), message["Body"],
                         receipt_handle=message["ReceiptHandle"], target_arn=attributes.get("TARGET_ARN"),
                         message_id=message["MessageId"])
             sent = message.get("Attributes", {}).get("SentTimestamp")
@@ -103,7 +103,7 @@ def dead_letters(clients: Any, stack: PipelineStack, visibility_s: int = 0) -> l
     return list(found.values())
 
 
-def files_seen(clients: Any, stack: PipelineStack, since: datetime) -> list[Seen]:
+def files_seen(clients: Any, stack: PipelineStack, since: datetime) -> list[FileRecord]:
     """Every execution started since, and every event waiting in the dead-letter queue that was
     sent there since, oldest first."""
     seen = list(executions(clients, stack, since))

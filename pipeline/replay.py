@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.driver import FileResult
-from pipeline.ledger import Seen, dead_letters, executions
+from pipeline.ledger import FileRecord, dead_letters, executions
 from pipeline.stack import PipelineStack
 
 REPLAYABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
@@ -29,15 +29,15 @@ class ReplayError(Exception):
 
 @dataclass
 class ReplayPlan:
-    failed: list[Seen] = field(default_factory=list)
-    dead_lettered: list[Seen] = field(default_factory=list)
+    failed: list[FileRecord] = field(default_factory=list)
+    dead_lettered: list[FileRecord] = field(default_factory=list)
 
     @property
-    def files(self) -> list[Seen]:
+    def files(self) -> list[FileRecord]:
         return self.failed + self.dead_lettered
 
 
-def _wanted(seen: Seen, key: str | None, key_prefix: str) -> bool:
+def _wanted(seen: FileRecord, key: str | None, key_prefix: str) -> bool:
     if key is not None:
         return seen.result.key == key
     return seen.result.key.startswith(key_prefix)
@@ -48,7 +48,7 @@ def plan(clients: Any, stack: PipelineStack, since: datetime, *, key: str | None
     """What a replay would start: each object's latest execution if it failed, and with
     include_dead_letters every waiting event (received, unless dry_run, so that no other replay
     takes it meanwhile)."""
-    latest: dict[tuple[str, str, str | None], Seen] = {}
+    latest: dict[tuple[str, str, str | None], FileRecord] = {}
     for seen in executions(clients, stack, since):  # newest first: the first of each object is its latest
         latest.setdefault((seen.result.bucket, seen.result.key, seen.result.version_id), seen)
     chosen = ReplayPlan(failed=[seen for seen in reversed(latest.values())
@@ -76,10 +76,10 @@ def _check_targets_take_the_event(clients: Any, stack: PipelineStack) -> None:
                                   "dead-lettered events supports targets that receive the event as it is")
 
 
-def start(clients: Any, stack: PipelineStack, chosen: ReplayPlan) -> list[FileResult]:
+def start(clients: Any, stack: PipelineStack, chosen: ReplayPlan, started: list[FileResult]) -> None:
     """Start an execution for each file of the plan; a dead-lettered event leaves the queue once
-    its execution has started. Returns one result per started execution, to follow."""
-    started = []
+    its execution has started. Each started execution's result goes into started as it starts
+    (to follow, or, if the start is interrupted, to say what is in flight)."""
     for seen in chosen.files:
         target = seen.target_arn or stack.state_machine_arn
         if target != stack.state_machine_arn:
@@ -91,4 +91,3 @@ def start(clients: Any, stack: PipelineStack, chosen: ReplayPlan) -> list[FileRe
         result = FileResult(file=seen.result.key, bucket=seen.result.bucket, key=seen.result.key,
                             execution_arn=execution_arn, version_id=seen.result.version_id, status="RUNNING")
         started.append(result)
-    return started

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.driver import FileResult
-from pipeline.ledger import Seen, dead_letters, executions
+from pipeline.ledger import FileRecord, dead_letters, executions
 from pipeline.output import EXIT_INTERRUPTED, UsageError
 from pipeline.stack import PipelineStack
 
@@ -50,7 +50,7 @@ class Watcher:
         stack = self._stack()  # the stack deployed now: `sam deploy` may create, update or delete it
         if stack is None:
             return
-        found: list[Seen] = [seen for seen in executions(self._clients, stack, self._since, skip=self._reported)
+        found: list[FileRecord] = [seen for seen in executions(self._clients, stack, self._since, skip=self._reported)
                              if seen.result.status != "RUNNING"]
         if time.monotonic() - self._last_dead_letter_look >= self._dead_letter_every_s:
             self._last_dead_letter_look = time.monotonic()
@@ -167,7 +167,7 @@ def stopped_line(watcher: Watcher) -> str:
 
 @contextmanager
 def state_kept(cloud: Any, directory: Path | None, out: TextIO = sys.stdout) -> Iterator[None]:
-    """`--state DIR`: what DIR holds put back into the cloud (a LocalCloud) as it starts, and the
+    """`--state DIR`: what DIR holds put back into the cloud (an OfflineCloud) as it starts, and the
     cloud's state saved there as it stops. A state that could not be put back whole is not
     overwritten."""
     if directory is None:
@@ -202,7 +202,7 @@ def state_kept(cloud: Any, directory: Path | None, out: TextIO = sys.stdout) -> 
 
 
 def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.stdout, poll_s: float = 0.25) -> int:
-    """Deploy (deploy(pages) gives the LocalCloud context), print how to reach it, and follow the
+    """Deploy (deploy(pages) gives the OfflineCloud context), print how to reach it, and follow the
     pipeline until interrupted."""
     from pipeline.graph import StateGraph
     from pipeline.report import render_report
@@ -224,17 +224,17 @@ def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.s
                 if cloud.packaged is not drawn[0]:
                     drawn[:] = [cloud.packaged, cloud.packaged and StateGraph.from_template(cloud.packaged.source)]
                 return render_report(results, drawn[1], source=f"pipeline serve, {template}, at {cloud.endpoint}",
-                                     invocations=cloud.runtime.reports, live_version=seen + cloud.deployments)
+                                     invocations=cloud.runtime.reports, live_version=seen + cloud.stack_changes)
 
             # The page reloads when a file ends or CloudFormation changes the stack.
-            pages.page, pages.version = page, lambda: watcher.snapshot()[0] + cloud.deployments
+            pages.page, pages.version = page, lambda: watcher.snapshot()[0] + cloud.stack_changes
             print(banner(cloud.endpoint, cloud.stack, cloud.clients.region), file=out, flush=True)
-            shown, shown_deployments = cloud.stack, cloud.deployments
+            shown, shown_changes = cloud.stack, cloud.stack_changes
             try:
                 while True:
-                    if cloud.deployments != shown_deployments:
+                    if cloud.stack_changes != shown_changes:
                         print(stack_line(cloud.stack, shown), file=out, flush=True)
-                        shown, shown_deployments = cloud.stack, cloud.deployments
+                        shown, shown_changes = cloud.stack, cloud.stack_changes
                     try:
                         watcher.poll()
                     except (BotoCoreError, ClientError) as error:  # the cloud is still up: say so, go on

@@ -1,7 +1,7 @@
 """The one place that reads template.yaml: its YAML with CloudFormation's short forms, the
 parameters, the functions' environment and memory, and the state machine's definition with its
 substitutions. The tools that only read the template (graph, cost, the tests) use this module;
-turning it into CloudFormation for the offline cloud is pipeline.local.template's job.
+turning it into CloudFormation for the offline cloud is pipeline.local.packaging's job.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ not there; the fork is written into a folder of the test's, never the repository
     fork = Fork()
     fork.add_resource("AuditTable", {"Type": "AWS::DynamoDB::Table", ...})
     fork.insert_state_after("Process CSV", "Record Processed", {...})
+    fork.set_property("LandingWritesTrail", "IsMultiRegionTrail", True)
     template = fork.write(tmp_path)
 """
 
@@ -36,6 +37,20 @@ class Fork:
 
     def properties(self, logical_id: str) -> dict[str, Any]:
         return self.resource(logical_id).setdefault("Properties", {})
+
+    def set_property(self, logical_id: str, name: str, value: Any) -> Fork:
+        """A property the resource has, given another value."""
+        properties = self.properties(logical_id)
+        assert name in properties, f"{logical_id} has no property {name}"
+        assert properties[name] != value, f"{logical_id}'s {name} is {value!r} already"
+        properties[name] = copy.deepcopy(value)
+        return self
+
+    def add_property(self, logical_id: str, name: str, value: Any) -> Fork:
+        properties = self.properties(logical_id)
+        assert name not in properties, f"{logical_id} has a property {name} already"
+        properties[name] = copy.deepcopy(value)
+        return self
 
     def add_resource(self, logical_id: str, resource: dict[str, Any]) -> Fork:
         assert logical_id not in self.template["Resources"], f"{logical_id} is in the template already"
@@ -100,16 +115,16 @@ class Fork:
 
     # -- out -------------------------------------------------------------------------------
 
-    def write(self, folder: Path) -> Path:
-        """The fork as JSON (a template format CloudFormation takes), with every local path
-        (CodeUri, ContentUri, DefinitionUri) absolute, so it deploys from folder."""
+    def write(self, folder: Path, name: str = "template.json") -> Path:
+        """The fork as JSON (a template format CloudFormation takes, and YAML too), with every
+        local path (CodeUri, ContentUri, DefinitionUri) absolute, so it deploys from folder."""
         template = copy.deepcopy(self.template)
         for resource in template["Resources"].values():
             properties = resource.get("Properties", {})
             for key in ("CodeUri", "ContentUri", "DefinitionUri"):
                 if isinstance(properties.get(key), str) and "://" not in properties[key]:
                     properties[key] = str((self.source.parent / properties[key]).resolve())
-        path = folder / "template.json"
+        path = folder / name
         path.write_text(json.dumps(template, indent=1), encoding="utf-8")
         return path
 

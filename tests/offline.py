@@ -8,22 +8,23 @@ from pathlib import Path
 import pytest
 
 from pipeline.driver import FileResult
-from pipeline.local.cloud import LocalCloud
-from tests.conftest import ROOT, TEMPLATE, write_files
+from pipeline.offline import OfflineCloud
+from tests.conftest import TEMPLATE, write_files
+from tests.forks import STATE_MACHINE, Fork
 
 
 @pytest.fixture(scope="module")
 def deploy():
-    """deploy(**parameters) -> LocalCloud, torn down at the end of the module (one at a time)."""
+    """deploy(**parameters) -> OfflineCloud, torn down at the end of the module (one at a time)."""
     current: list = []
 
     def start(template: Path = TEMPLATE, time_scale: float = 0, fast: bool | None = None,
-              **parameters: str) -> LocalCloud:
+              **parameters: str) -> OfflineCloud:
         """fast=True for tests of the speed layer itself; by default the layer is on unless
         PIPELINE_OFFLINE_FAST=0."""
         if current:
             current.pop().__exit__(None, None, None)
-        deployment = LocalCloud.deploy(template, {k: str(v) for k, v in parameters.items()}, time_scale=time_scale,
+        deployment = OfflineCloud.deploy(template, {k: str(v) for k, v in parameters.items()}, time_scale=time_scale,
                                        fast=fast)
         cloud = deployment.__enter__()
         current.append(deployment)
@@ -34,7 +35,8 @@ def deploy():
         current.pop().__exit__(None, None, None)
 
 
-def run_one(cloud: LocalCloud, folder: Path, name: str, data: bytes = b"id,value\n1,a\n", prefix: str = "") -> FileResult:
+def run_one(cloud: OfflineCloud, folder: Path, name: str, data: bytes = b"id,value\n1,a\n",
+            prefix: str = "") -> FileResult:
     (result,) = cloud.run(write_files(folder, {name: data}), prefix=prefix, timeout_s=60)
     return result
 
@@ -46,17 +48,11 @@ def files(tmp_path: Path) -> Path:
 
 def jsonata_template(folder: Path) -> Path:
     """template.yaml with its state machine written in JSONata instead (same functions and topic)."""
-    text = TEMPLATE.read_text(encoding="utf-8")
-    text = text.replace("CodeUri: src/", f"CodeUri: {ROOT / 'src'}/").replace(
-        "DefinitionUri: statemachine/process_file.asl.json",
-        f"DefinitionUri: {Path(__file__).parent / 'pipeline' / 'definitions' / 'process_file.jsonata.asl.json'}",
-    )
-    path = folder / "template.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    definition = Path(__file__).parent / "pipeline" / "definitions" / "process_file.jsonata.asl.json"
+    return Fork().set_property(STATE_MACHINE, "DefinitionUri", str(definition)).write(folder)
 
 
-def execution_output(cloud: LocalCloud, result: FileResult) -> dict:
+def execution_output(cloud: OfflineCloud, result: FileResult) -> dict:
     """A succeeded execution's output as its ExecutionSucceeded event records it: the event the
     driver saw end it (DescribeExecution reflects the end a moment later, as in AWS it may)."""
     import json
@@ -66,7 +62,7 @@ def execution_output(cloud: LocalCloud, result: FileResult) -> dict:
     return json.loads(ended["executionSucceededEventDetails"]["output"])
 
 
-def follow_execution(cloud: LocalCloud, execution_arn: str, key: str = "-", timeout_s: float = 60) -> FileResult:
+def follow_execution(cloud: OfflineCloud, execution_arn: str, key: str = "-", timeout_s: float = 60) -> FileResult:
     """Wait for an execution started outside the driver (an event sent straight to the state
     machine, a redelivery) and read its outcome as the driver would."""
     import time

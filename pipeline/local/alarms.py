@@ -202,3 +202,21 @@ def emulated(properties: dict[str, Any]) -> bool:
     return (properties.get("Statistic") == "Sum" and int(properties.get("EvaluationPeriods", 1)) == 1
             and properties.get("ComparisonOperator") in COMPARISONS and "Metrics" not in properties
             and properties.get("TreatMissingData", "missing") == "notBreaching")
+
+
+def put_metric_alarm(alarm: Alarm) -> dict[str, Any]:
+    """PutMetricAlarm's parameters for an alarm of the template (CloudFormation passes numbers as
+    text), with which the cloud creates it as CloudFormation does: visible to DescribeAlarms."""
+    properties = alarm.properties
+    found: dict[str, Any] = {"AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
+                             "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()],
+                             "Statistic": properties.get("Statistic", "Sum"), "Period": alarm.period_s,
+                             "EvaluationPeriods": int(properties.get("EvaluationPeriods", 1)),
+                             "Threshold": alarm.threshold, "ComparisonOperator": alarm.comparison}
+    for name in ("AlarmDescription", "TreatMissingData", "AlarmActions", "OKActions", "InsufficientDataActions",
+                 "Unit"):
+        if properties.get(name):
+            found[name] = properties[name]
+    if "ActionsEnabled" in properties:
+        found["ActionsEnabled"] = str(properties["ActionsEnabled"]).lower() == "true"
+    return found

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.template import PackagedFunction, PackagedLayer, PackagedTemplate, transform
+from pipeline.local.packaging import PackagedFunction, PackagedLayer, PackagedTemplate, transform
 from pipeline.template import TemplateError, parse_template
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -166,7 +166,7 @@ def missing_capability(cloudformation: dict[str, Any], acknowledged: list[str]) 
 
 
 @dataclass
-class Processed:
+class ProcessedTemplate:
     """A submitted template after CloudFormation's processing: the body as submitted (GetTemplate's
     Original stage), the resolved parameters, and the plain CloudFormation it became."""
 
@@ -188,7 +188,8 @@ def _transforms(template: dict[str, Any]) -> bool:
     return SAM_TRANSFORM in (declared if isinstance(declared, list) else [declared])
 
 
-def process(body: str, parameters: dict[str, str], region: str, read: ReadObject, code_root: Path) -> Processed:
+def process_template(body: str, parameters: dict[str, str], region: str, read: ReadObject,
+                     code_root: Path) -> ProcessedTemplate:
     """Apply the SAM transform if the template declares it, and gather what the offline cloud needs
     to run its functions and state machines: each function's code, unzipped under code_root once
     per object (an update that keeps a function's code reuses it), and each state machine's
@@ -201,7 +202,7 @@ def process(body: str, parameters: dict[str, str], region: str, read: ReadObject
     application = {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"} & {
         r.get("Type") for r in cloudformation["Resources"].values()}
     if not application:
-        return Processed(body, parameters, cloudformation, transformed=transformed)
+        return ProcessedTemplate(body, parameters, cloudformation, transformed=transformed)
     code_root.mkdir(parents=True, exist_ok=True)
     functions, layers = {}, {}
     for logical_id, resource in cloudformation["Resources"].items():
@@ -229,7 +230,7 @@ def process(body: str, parameters: dict[str, str], region: str, read: ReadObject
             layers[location.key] = PackagedLayer(logical_id, content_dir, location.key, b"")
     source = code_root / f"template-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     source.write_text(json.dumps(_with_inline_definitions(template, read)), encoding="utf-8")
-    return Processed(body, parameters, cloudformation,
+    return ProcessedTemplate(body, parameters, cloudformation,
                      PackagedTemplate(source, parameters, cloudformation, functions, layers), transformed=transformed)
 
 
@@ -260,12 +261,12 @@ def _with_inline_definitions(template: dict[str, Any], read: ReadObject) -> dict
 
 
 class StackRecords:
-    """Each stack's current Processed template (by stack ID), and each change set's (by change set
+    """Each stack's current processed template (by stack ID), and each change set's (by change set
     ID) until it is executed."""
 
     def __init__(self) -> None:
-        self.current: dict[str, Processed] = {}
-        self.pending: dict[str, Processed] = {}
+        self.current: dict[str, ProcessedTemplate] = {}
+        self.pending: dict[str, ProcessedTemplate] = {}
         self.lock = threading.Lock()  # one stack operation at a time: the cloud has one set of wiring
 
 
@@ -291,7 +292,7 @@ class ResourceChange:
     replacement: str | None = None  # "True", "False" or "Conditional"; None for Add and Remove
 
 
-def present(processed: Processed, context: tuple[str, str, str]) -> dict[str, dict[str, Any]]:
+def resources_present(processed: ProcessedTemplate, context: tuple[str, str, str]) -> dict[str, dict[str, Any]]:
     """The resources whose Condition holds with the processed template's parameters; context is
     (region, account ID, stack name), for conditions on pseudo parameters."""
     resolver = TemplateResolver(processed.cloudformation, processed.parameters, {}, *context)
@@ -299,13 +300,14 @@ def present(processed: Processed, context: tuple[str, str, str]) -> dict[str, di
             if resolver.condition(resource.get("Condition"))}
 
 
-def changes(before: Processed | None, after: Processed, context: tuple[str, str, str]) -> list[ResourceChange]:
+def changes(before: ProcessedTemplate | None, after: ProcessedTemplate,
+            context: tuple[str, str, str]) -> list[ResourceChange]:
     """What a change set would do to each resource: add it (it is new, or its Condition now holds),
     remove it, or modify it because its definition, a parameter it refers to, or a condition it
     uses changed. Whether a modification replaces the resource depends on the property (each
     resource type's reference page), so "Conditional" says it may."""
-    new = present(after, context)
-    old = present(before, context) if before else {}
+    new = resources_present(after, context)
+    old = resources_present(before, context) if before else {}
     changed_parameters = {name for name in after.parameters
                           if before is None or before.parameters.get(name) != after.parameters[name]}
     changed_conditions = set()
@@ -336,6 +338,6 @@ def _refers_to(value: Any, parameters: set[str], conditions: set[str]) -> bool:
     return isinstance(value, str) and any("${" + name + "}" in value for name in parameters)
 
 
-__all__ = ["Processed", "ResourceChange", "S3Location", "StackRecords", "TemplateError",
+__all__ = ["ProcessedTemplate", "ResourceChange", "S3Location", "StackRecords", "TemplateError",
            "ValidationError", "changes", "missing_capability", "moto_skipped_types", "present", "process", "resolve_parameters",
            "template_location"]

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.local.moto_catalog import implements
 from pipeline.local.service_actions import iam_prefix, why_not
 
 NOT_SUPPORTED = "NotSupportedOffline"
@@ -242,15 +243,10 @@ def _aws_sdk_problems(task: Task, service: str, api: str, pattern: str) -> list[
         return [Problem(NOT_SUPPORTED, f"state {task.state!r} calls {named}, an API botocore does not know")]
     shape = model.operation_model(operation).input_shape
     reason = why_not(iam_prefix(model.signing_name), operation, shape.members if shape is not None else ())
-    if reason is None and not _moto_implements(model.service_name, operation):
+    if reason is None and not implements(model.service_name, operation):
         reason = f"moto does not implement {model.service_name} {operation}"
     if reason:
         return [Problem(NOT_SUPPORTED, f"state {task.state!r} calls {named}, which the offline cloud cannot "
                                                f"run and authorize as AWS does: {reason}")]
     return []
 
-
-def _moto_implements(service: str, operation: str) -> bool:
-    from pipeline.local.moto_version import load_core
-
-    return load_core().implements(service, operation)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -33,6 +33,9 @@ from pipeline.events import (
 from pipeline.local.access import AccessControl
 from pipeline.local.faults import FaultPlan
 from pipeline.local.policy import Principal
+
+if TYPE_CHECKING:
+    from pipeline.local.resolver import TemplateResolver
 
 API_BY_S3_EVENT = {
     "s3:ObjectCreated:Put": "PutObject",
@@ -52,6 +55,22 @@ class Trail:
     def logs(self, bucket: str, key: str) -> bool:
         arn = f"arn:aws:s3:::{bucket}/{key}"
         return any(arn.startswith(prefix) for prefix in self.object_arn_prefixes)
+
+
+def trails_of(resources: dict[str, dict[str, Any]], resolver: TemplateResolver) -> list[Trail]:
+    """The trails among a template's resources whose condition holds, with the object ARN
+    prefixes their selectors log."""
+    trails = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::CloudTrail::Trail" or not resolver.condition(resource.get("Condition")):
+            continue
+        prefixes = []
+        for selector in resolver.resolve(resource.get("Properties", {}).get("AdvancedEventSelectors", [])):
+            for field in selector.get("FieldSelectors", []):
+                if field.get("Field") == "resources.ARN":
+                    prefixes.extend(field.get("StartsWith", []))
+        trails.append(Trail(logical_id, tuple(prefixes)))
+    return trails
 
 
 @dataclass(frozen=True)
@@ -143,11 +162,11 @@ class EventBus:
 
     def put(self, event: dict[str, Any]) -> list[Delivery]:
         """Route one event to the targets of every enabled rule whose pattern matches."""
-        from pipeline.local import moto_core  # imported once the cloud has checked moto (moto_version)
+        from pipeline.local import moto_eventbridge  # imported once the cloud has checked moto (moto_version)
 
         delivered = []
-        for rule in moto_core.rules_of_default_bus(self._account_id, self._region):
-            if not moto_core.rule_fires(rule, event):
+        for rule in moto_eventbridge.rules_of_default_bus(self._account_id, self._region):
+            if not moto_eventbridge.rule_fires(rule, event):
                 continue
             for target in rule.targets:
                 delivered.append(self._deliver(rule, target, event))
@@ -157,9 +176,9 @@ class EventBus:
 
     def _deliver(self, rule: Any, target: dict[str, Any], event: dict[str, Any]) -> Delivery:
         arn = target["Arn"]
-        from pipeline.local import moto_core
+        from pipeline.local import moto_eventbridge
 
-        payload = moto_core.transform_input(target, event)
+        payload = moto_eventbridge.transform_input(target, event)
         record = {"event_id": event.get("id", ""), "detail_type": event.get("detail-type", ""),
                   "rule": rule.name, "target_arn": arn}
         service = arn.split(":")[2]

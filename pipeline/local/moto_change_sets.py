@@ -6,8 +6,9 @@ parameters nor capabilities, gives no Outputs after ExecuteChangeSet, records on
 events, never rolls back, and returns the processed template where GetTemplate's Original stage
 is the submitted one (docs/design/sam-deploy-into-serve.md has the call-by-call comparison).
 Here CreateChangeSet, ExecuteChangeSet, GetTemplate and DeleteStack do what CloudFormation does,
-using pipeline.local.change_sets for the CloudFormation rules and a Deployments (the LocalCloud)
-for wiring an application into the offline cloud. Import through moto_version.load_core only.
+using pipeline.local.change_sets for the CloudFormation rules and a Host
+(pipeline.local.stack_host) for wiring an application into the offline cloud. Import through
+moto_version.load_core only.
 """
 
 from __future__ import annotations
@@ -24,19 +25,27 @@ from typing import Any, Protocol
 from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.exceptions import ValidationError as MotoValidationError
 from moto.cloudformation.models import Change, ChangeSet, CloudFormationBackend, Event, Stack
+from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.models import s3_backends
 
 from pipeline.local import change_sets
-from pipeline.local.change_sets import Processed, S3Location, StackRecords
-from pipeline.local.patching import Patch, applied
+from pipeline.local.change_sets import ProcessedTemplate, S3Location, StackRecords
+from pipeline.local.patching import Patch, Private, applied
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.template import TransformFailed
+from pipeline.local.packaging import TransformFailed
 from pipeline.template import TemplateError, parse_template
 
 UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, re.error, zipfile.BadZipFile)
 """What a template, a definition or a code archive that cannot be read raises on its way through."""
+PARAM = Private(CloudFormationResponse, "_get_param")
+BOOL_PARAM = Private(CloudFormationResponse, "_get_bool_param")
+TEMPLATE_AT_URL = Private(CloudFormationResponse, "_get_stack_from_s3_url")
+ADD_STACK_EVENT = Private(Stack, "_add_stack_event")
+PARSE_TEMPLATE = Private(Stack, "_parse_template")
+OUTPUT_MAP = Private(Stack, "_create_output_map")
+PARSED_RESOURCES = Private(ResourceMap, "_parsed_resources", instance=True)
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
 
@@ -52,17 +61,18 @@ class ChangeSetNotFound(CloudFormationError):
     code = "ChangeSetNotFound"
 
 
-class Deployments(Protocol):
-    """What the offline cloud does with a stack CloudFormation deploys (LocalCloud implements it)."""
+class Host(Protocol):
+    """What the offline cloud does with a stack CloudFormation deploys (pipeline.local.stack_host.StackHost)."""
 
     records: StackRecords
 
     def process(self, body: str, parameters: dict[str, str], read: change_sets.ReadObject,
-                stack_name: str) -> Processed: ...
+                stack_name: str) -> ProcessedTemplate: ...
 
-    def moto_template(self, processed: Processed, stack_name: str, previous: Processed | None) -> dict[str, Any]: ...
+    def moto_template(self, processed: ProcessedTemplate, stack_name: str,
+                      previous: ProcessedTemplate | None) -> dict[str, Any]: ...
 
-    def apply_processed(self, stack_name: str, processed: Processed, skipped_types: set[str]) -> list[Any]: ...
+    def apply_processed(self, stack_name: str, processed: ProcessedTemplate, skipped_types: set[str]) -> list[Any]: ...
 
     def withdraw(self, stack_name: str) -> None: ...
 
@@ -72,9 +82,9 @@ class Deployments(Protocol):
 
 
 @contextmanager
-def installed(deployments: Deployments) -> Iterator[None]:
+def installed(host: Host) -> Iterator[None]:
     """CloudFormation's change sets, templates and deletions as the SAM CLI needs them."""
-    records = deployments.records
+    records = host.records
 
     def read(account_id: str, partition: str) -> change_sets.ReadObject:
         def read_object(location: S3Location) -> bytes:
@@ -98,21 +108,21 @@ def installed(deployments: Deployments) -> Iterator[None]:
 
     def create_change_set(self: CloudFormationResponse) -> ActionResult:
         with records.lock:
-            return _create_change_set(self, deployments, records, read(self.current_account, self.partition))
+            return _create_change_set(self, host, records, read(self.current_account, self.partition))
 
     def execute_change_set(self: CloudFormationResponse) -> EmptyResult:
         with records.lock:
-            _execute_change_set(self.cloudformation_backend, deployments, records, self._get_param("ChangeSetName"),
-                                self._get_param("StackName"), self._get_bool_param("DisableRollback", False))
+            _execute_change_set(self.cloudformation_backend, host, records, PARAM(self, "ChangeSetName"),
+                                PARAM(self, "StackName"), BOOL_PARAM(self, "DisableRollback", False))
         return EmptyResult()
 
     def get_template(self: CloudFormationResponse) -> ActionResult:
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack = self.cloudformation_backend.get_stack(PARAM(self, "StackName"))
         processed = records.current.get(stack.stack_id)
         if processed is None:
             return ActionResult({"TemplateBody": stack.template})
         # Original (the default): the template as submitted; Processed: after its transforms.
-        original = self._get_param("TemplateStage", "Original") == "Original"
+        original = PARAM(self, "TemplateStage", "Original") == "Original"
         return ActionResult({"TemplateBody": processed.body if original else json.dumps(processed.cloudformation),
                              "StagesAvailable": ["Original", "Processed"]})
 
@@ -124,24 +134,24 @@ def installed(deployments: Deployments) -> Iterator[None]:
             if stack is None or stack.stack_id not in records.current:
                 original_delete_stack(self, name_or_stack_id)
                 return
-            _delete_stack(self, stack, deployments, records)
+            _delete_stack(self, stack, host, records)
 
     def describe_stack_resources(self: CloudFormationResponse) -> ActionResult:
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackName") or
-                                                      _stack_of(self, self._get_param("PhysicalResourceId")))
-        wanted = self._get_param("LogicalResourceId")
+        stack = self.cloudformation_backend.get_stack(PARAM(self, "StackName") or
+                                                      _stack_of(self, PARAM(self, "PhysicalResourceId")))
+        wanted = PARAM(self, "LogicalResourceId")
         found = [{"StackName": stack.name, "StackId": stack.stack_id, "LogicalResourceId": row.logical_id,
                   "PhysicalResourceId": row.physical_id, "ResourceType": row.resource_type, "Timestamp": row.timestamp,
-                  "ResourceStatus": row.status} for row in stack_resources(stack, deployments)
+                  "ResourceStatus": row.status} for row in stack_resources(stack, host)
                  if wanted in (None, row.logical_id)]
         return ActionResult({"StackResources": found})
 
     def list_stack_resources(self: CloudFormationResponse) -> ActionResult:
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack = self.cloudformation_backend.get_stack(PARAM(self, "StackName"))
         return ActionResult({"StackResourceSummaries": [
             {"LogicalResourceId": row.logical_id, "PhysicalResourceId": row.physical_id,
              "ResourceType": row.resource_type, "LastUpdatedTimestamp": row.timestamp, "ResourceStatus": row.status}
-            for row in stack_resources(stack, deployments)]})
+            for row in stack_resources(stack, host)]})
 
     with applied([
         Patch(CloudFormationResponse, "describe_stack_resources", describe_stack_resources),
@@ -166,7 +176,7 @@ class StackResource:
     timestamp: Any
 
 
-def stack_resources(stack: Stack, deployments: Deployments) -> list[StackResource]:
+def stack_resources(stack: Stack, host: Host) -> list[StackResource]:
     """Every resource of the stack whose condition holds, in the template's order: those moto
     created with their physical IDs, and those the offline cloud applies itself (policies, trails,
     alarms) with the name the cloud gave them, or one made as CloudFormation makes them; each with
@@ -176,14 +186,14 @@ def stack_resources(stack: Stack, deployments: Deployments) -> list[StackResourc
                                 stack.region_name, stack.account_id, stack.name)
     present = {logical_id: resource for logical_id, resource in template.get("Resources", {}).items()
                if resolver.condition(resource.get("Condition"))}
-    parsed = stack.resource_map._parsed_resources
+    parsed = PARSED_RESOURCES.of(stack.resource_map)
     last_event = {event.logical_resource_id: event for event in stack.events}
     rows = []
     for logical_id, resource in present.items():
         made = parsed.get(logical_id)
         physical = getattr(made, "physical_resource_id", None) if made is not None else None
         if not isinstance(physical, str) or not physical:
-            physical = deployments.physical_id(stack.name, logical_id) or _generated_id(stack, logical_id)
+            physical = host.physical_id(stack.name, logical_id) or _generated_id(stack, logical_id)
         event = last_event.get(logical_id)
         status = event.resource_status if event else ("UPDATE_COMPLETE" if stack.status.startswith("UPDATE")
                                                       else "CREATE_COMPLETE")
@@ -204,15 +214,18 @@ def _stack_of(response: CloudFormationResponse, physical_id: str | None) -> str:
     """The stack that holds a resource of this physical ID (DescribeStackResources may name only it)."""
     for stack in response.cloudformation_backend.stacks.values():
         if physical_id and any(getattr(resource, "physical_resource_id", None) == physical_id
-                               for resource in stack.resource_map._parsed_resources.values()):
+                               for resource in PARSED_RESOURCES.of(stack.resource_map).values()):
             return stack.name
     raise MotoValidationError(message="Either StackName or PhysicalResourceId must be specified.")
 
 
-def _create_change_set(response: CloudFormationResponse, deployments: Deployments, records: StackRecords,
+def _create_change_set(response: CloudFormationResponse, host: Host, records: StackRecords,
                        read: change_sets.ReadObject) -> ActionResult:
     backend = response.cloudformation_backend
-    param = response._get_param
+
+    def param(name: str, default: Any = None) -> Any:
+        return PARAM(response, name, default)
+
     stack_name, kind = param("StackName"), param("ChangeSetType", "CREATE")
     previous = None
     if kind == "UPDATE":
@@ -231,8 +244,8 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
                 backend.stacks.pop(existing.stack_id)
     body = param("TemplateBody")
     if param("TemplateURL"):
-        body = response._get_stack_from_s3_url(param("TemplateURL"))
-    elif response._get_bool_param("UsePreviousTemplate", False) and previous is not None:
+        body = TEMPLATE_AT_URL(response, param("TemplateURL"))
+    elif BOOL_PARAM(response, "UsePreviousTemplate", False) and previous is not None:
         body = previous.body
     if not body:
         raise MotoValidationError(message="Either Template URL or Template Body must be specified.")
@@ -246,9 +259,9 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
         raise MotoValidationError(message=f"Template format error: {type(error).__name__}: {error}") from None
     failure = None
     try:
-        processed = deployments.process(body, parameters, read, stack_name)
+        processed = host.process(body, parameters, read, stack_name)
     except TransformFailed as error:  # asynchronous in AWS: the change set ends FAILED with the reason
-        processed, failure = Processed(body, parameters, {"Resources": {}}), error.status_reason()
+        processed, failure = ProcessedTemplate(body, parameters, {"Resources": {}}), error.status_reason()
     except (change_sets.ValidationError, TemplateError) as error:
         raise MotoValidationError(message=str(error)) from None
     except UNREADABLE as error:  # a definition or code archive that cannot be read
@@ -263,8 +276,8 @@ def _create_change_set(response: CloudFormationResponse, deployments: Deployment
             raise InsufficientCapabilities(reason)
         failure = reason  # known only once the transform has run, so the change set fails
     if failure is None and processed.package is not None:
-        failure = deployments.cannot_run(stack_name)  # a limit of the offline cloud, not of AWS
-    template = deployments.moto_template(processed, stack_name, previous) if failure is None else {"Resources": {}}
+        failure = host.cannot_run(stack_name)  # a limit of the offline cloud, not of AWS
+    template = host.moto_template(processed, stack_name, previous) if failure is None else {"Resources": {}}
     tags = {item["Key"]: item["Value"] for item in param("Tags", [])}
     change_set_id, stack_id = backend.create_change_set(
         stack_name=stack_name, change_set_name=param("ChangeSetName"), template=json.dumps(template),
@@ -303,7 +316,7 @@ def _find_change_set(backend: CloudFormationBackend, name: str, stack_name: str 
 VERBS = {"Add": "CREATE", "Modify": "UPDATE", "Remove": "DELETE"}
 
 
-def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments, records: StackRecords,
+def _execute_change_set(backend: CloudFormationBackend, host: Host, records: StackRecords,
                         name: str, stack_name: str | None, disable_rollback: bool) -> None:
     """ExecuteChangeSet, with the stack events CloudFormation records (User Guide, "Monitor stack
     progress"; the sequences are quoted in docs/sam-deploy-offline.md): each resource's
@@ -328,7 +341,7 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
     removed = [change for change in change_set.changes if change.action == "Remove"]
     change_set.execution_status = "EXECUTE_IN_PROGRESS"
     stack.status = f"{kind}_IN_PROGRESS"
-    stack._add_stack_event(f"{kind}_IN_PROGRESS", resource_status_reason="User Initiated")
+    ADD_STACK_EVENT(stack, f"{kind}_IN_PROGRESS", resource_status_reason="User Initiated")
     for change in made:
         _resource_event(stack, change, f"{VERBS[change.action]}_IN_PROGRESS")
         if change.action == "Add":
@@ -337,7 +350,7 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
     try:
         if not refusals:  # a resource AWS would refuse never reaches moto
             skipped = _apply(stack, change_set.template, change_set.parameters)
-            refusals = deployments.apply_processed(stack.name, processed, skipped)
+            refusals = host.apply_processed(stack.name, processed, skipped)
     except Exception as error:  # noqa: BLE001 - any failure ends the stack's operation, as in AWS
         failure = f"{type(error).__name__}: {error}"
     change_set.execution_status = "EXECUTE_COMPLETE"
@@ -345,7 +358,7 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
         for change in made:
             _resource_event(stack, change, f"{VERBS[change.action]}_COMPLETE")
         if kind == "UPDATE":
-            stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+            ADD_STACK_EVENT(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
             _removed_events(stack, removed, previous_template)
         _finish(stack, f"{kind}_COMPLETE")
         records.current[stack.stack_id] = processed
@@ -365,18 +378,19 @@ def _execute_change_set(backend: CloudFormationBackend, deployments: Deployments
         return
     try:
         if kind == "CREATE":
-            stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"{summary} Rollback requested by user.")
-            deployments.withdraw(stack.name)
+            ADD_STACK_EVENT(stack, "ROLLBACK_IN_PROGRESS",
+                            resource_status_reason=f"{summary} Rollback requested by user.")
+            host.withdraw(stack.name)
             _delete_resources(stack)
             _finish(stack, "ROLLBACK_COMPLETE")
         else:
-            stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=summary)
-            _roll_back_update(stack, deployments, made, previous, previous_template, previous_parameters)
+            ADD_STACK_EVENT(stack, "UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=summary)
+            _roll_back_update(stack, host, made, previous, previous_template, previous_parameters)
     except Exception as error:  # noqa: BLE001 - the rollback failed too: the stack says so, and SAM's wait ends
         _finish(stack, "ROLLBACK_FAILED" if kind == "CREATE" else "UPDATE_ROLLBACK_FAILED", f"{type(error).__name__}: {error}")
 
 
-def _roll_back_update(stack: Stack, deployments: Deployments, made: list[Change], previous: Processed | None,
+def _roll_back_update(stack: Stack, host: Host, made: list[Change], previous: ProcessedTemplate | None,
                       previous_template: str, previous_parameters: dict[str, str]) -> None:
     """Put the previous template and parameters back (resources modified back, those the update
     added deleted in the clean-up), with the previous version running again."""
@@ -385,11 +399,11 @@ def _roll_back_update(stack: Stack, deployments: Deployments, made: list[Change]
             _resource_event(stack, change, "UPDATE_IN_PROGRESS")
     skipped = _apply(stack, previous_template, previous_parameters)
     if previous is not None:
-        deployments.apply_processed(stack.name, previous, skipped)
+        host.apply_processed(stack.name, previous, skipped)
     for change in made:
         if change.action == "Modify":
             _resource_event(stack, change, "UPDATE_COMPLETE")
-    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    ADD_STACK_EVENT(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
     for change in made:
         if change.action == "Add":  # created by the failed update, deleted in the clean-up
             _resource_event(stack, change, "DELETE_COMPLETE")
@@ -416,11 +430,11 @@ def _apply(stack: Stack, template: str, parameters: dict[str, str]) -> set[str]:
     Outputs with them; returns the resource types moto skipped."""
     with change_sets.moto_skipped_types() as skipped:
         stack.template = template
-        stack._parse_template()
+        PARSE_TEMPLATE(stack)
         stack.resource_map.update(stack.template_dict, dict(parameters))
     stack.parameters = dict(parameters)
     stack.description = stack.template_dict.get("Description")
-    stack.output_map = stack._create_output_map()
+    stack.output_map = OUTPUT_MAP(stack)
     return skipped
 
 
@@ -454,7 +468,7 @@ def _delete_resources(stack: Stack) -> None:
 
 
 def _resource_event(stack: Stack, change: Change, status: str, reason: str | None = None) -> None:
-    resource = stack.resource_map._parsed_resources.get(change.logical_resource_id)
+    resource = PARSED_RESOURCES.of(stack.resource_map).get(change.logical_resource_id)
     physical = getattr(resource, "physical_resource_id", "") if resource is not None else ""
     stack.events.append(Event(stack_id=stack.stack_id, stack_name=stack.name,
                               logical_resource_id=change.logical_resource_id,
@@ -466,17 +480,17 @@ def _resource_event(stack: Stack, change: Change, status: str, reason: str | Non
 def _finish(stack: Stack, status: str, reason: str | None = None) -> None:
     """The stack's last event: the root event the SAM CLI waits for."""
     stack.status = status
-    stack._add_stack_event(status, resource_status_reason=reason)
+    ADD_STACK_EVENT(stack, status, resource_status_reason=reason)
 
 
-def _delete_stack(backend: CloudFormationBackend, stack: Stack, deployments: Deployments,
+def _delete_stack(backend: CloudFormationBackend, stack: Stack, host: Host,
                   records: StackRecords) -> None:
     """DeleteStack: the offline cloud lets go of the stack's application first, then each
     resource is deleted (DELETE_SKIPPED for DeletionPolicy Retain, which stays), then the stack."""
     stack.status = "DELETE_IN_PROGRESS"
-    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+    ADD_STACK_EVENT(stack, "DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
     try:
-        deployments.withdraw(stack.name)
+        host.withdraw(stack.name)
         _delete_resources(stack)
     except Exception as error:  # noqa: BLE001 - the stack stays, DELETE_FAILED, as in AWS
         _finish(stack, "DELETE_FAILED", f"{type(error).__name__}: {error}")

@@ -33,33 +33,25 @@ faster is in pipeline.local.speed.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudwatch.responses import CloudWatchResponse
-from moto.core.responses import ActionResult
 from moto.core.exceptions import JsonRESTError
-from moto.events.models import EventPattern, EventPatternParser, EventsBackend, events_backends
+from moto.core.responses import ActionResult, BaseResponse
+from moto.dynamodb.models import Table as DynamoDBTable
 from moto.events.responses import EventsHandler
-from moto.events.utils import EventTemplateParser
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import S3Backend
 from moto.sns.exceptions import InternalError as SNSInternalError
 from moto.sns.models import SNSBackend
 from moto.stepfunctions import models as stepfunctions_models
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
@@ -86,19 +78,28 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
+from pipeline.local import moto_tasks
 from pipeline.local.moto_change_sets import installed as change_sets_installed
-from pipeline.local.moto_version import PINNED_MOTO
-from pipeline.local.patching import Patch, applied
-from pipeline.local.api_calls import service_model
+from pipeline.local.moto_eventbridge import test_event_pattern
+from pipeline.local.moto_stacks import stable_resource_name
+from pipeline.local.patching import Patch, Private, applied
 from pipeline.local.service_actions import iam_prefix
+
+if TYPE_CHECKING:
+    from pipeline.local.moto_change_sets import Host
+
+PARAM = Private(BaseResponse, "_get_param")
+HISTORY_EVENTS = Private(EventManager, "_history_event_list", instance=True)
+QUERY_LANGUAGE_SCOPES = Private(Preprocessor, "_query_language_per_scope")
+EXECUTIONS_IN = Private(StepFunctionsParserBackend, "_get_executions")
+DEFAULT_ENCRYPTION_KEY = Private(DynamoDBTable, "_get_default_encryption_key")
 
 ObjectWriteListener = Callable[[str, str, Any, Any], bool]
 """(account_id, s3 event name, bucket, key) -> True if handled, False to let moto handle it."""
@@ -148,115 +149,6 @@ class RoleBoundClient:
 
 
 CLIENT_HELPERS = frozenset({"can_paginate", "get_paginator", "get_waiter", "close", "meta", "exceptions"})
-
-_original_lambda_error_cause = StateTaskServiceLambda._error_cause_from_client_error
-
-
-def lambda_error_cause(client_error: ClientError) -> tuple[str, str]:
-    """Step Functions names a Lambda API error after the AWS SDK for Java's exception: a modelled
-    error by its own name (Lambda.TooManyRequestsException), any other, such as
-    AccessDeniedException, as Lambda.AWSLambdaException (the "Error handling" page of the Step
-    Functions Developer Guide lists Lambda.AWSLambdaException for Lambda's unmodelled errors)."""
-    error, cause = _original_lambda_error_cause(client_error)
-    if client_error.response["Error"]["Code"] not in _lambda_error_codes():
-        error = "Lambda.AWSLambdaException"
-    return error, cause
-
-
-@lru_cache(maxsize=1)
-def _lambda_error_codes() -> frozenset[str]:
-    return frozenset(_modelled_errors("lambda"))
-
-
-@lru_cache(maxsize=8)
-def _modelled_errors(service: str) -> dict[str, str]:
-    """A service's error codes and the exception each is (botocore's model: the shape's name),
-    with the codes of its query protocol where it answers them too (SQS's
-    AWS.SimpleQueueService.NonExistentQueue is QueueDoesNotExist)."""
-    found = {}
-    for shape in service_model(service).error_shapes:
-        found[shape.error_code] = shape.name
-        query_code = shape.metadata.get("error", {}).get("code")
-        if query_code:
-            found[query_code] = shape.name
-    return found
-
-
-# Optimized integrations whose API errors moto names otherwise than Step Functions does:
-# (Step Functions' prefix, the AWS SDK for Java's service name in the cause, its exception for
-# an error it does not model, botocore's service). Recorded against AWS in LocalStack's
-# snapshots (error_handling/test_task_service_dynamodb and test_task_service_sqs:
-# DynamoDB.AmazonDynamoDBException and SQS.AmazonSQSException for unmodelled codes, with the
-# cause "MESSAGE (Service: AmazonSQS; Status Code: 400; Error Code: CODE; Request ID: ID;
-# Proxy: null)"; test_task_service_sfn: StepFunctions.StateMachineDoesNotExistException).
-SDK_ERRORS = {
-    state_task_service_dynamodb.StateTaskServiceDynamoDB: ("DynamoDB", "AmazonDynamoDBv2", "AmazonDynamoDBException",
-                                                            "dynamodb"),
-    state_task_service_sqs.StateTaskServiceSqs: ("SQS", "AmazonSQS", "AmazonSQSException", "sqs"),
-    state_task_service_sfn.StateTaskServiceSfn: ("StepFunctions", "AWSStepFunctions", "AWSStepFunctionsException",
-                                                  "stepfunctions"),
-    state_task_service_events.StateTaskServiceEvents: ("EventBridge", "AmazonEventBridge",
-                                                       "AmazonEventBridgeException", "events"),
-}
-
-
-# How Step Functions spells a service in the errors of its aws-sdk integrations (Step Functions
-# Developer Guide, "AWS SDK service integrations": the exception prefix of each service); moto
-# spells them in lower case except DynamoDb and Sfn.
-AWS_SDK_ERROR_PREFIX = {
-    "s3": "S3", "dynamodb": "DynamoDb", "sqs": "Sqs", "sns": "Sns", "eventbridge": "EventBridge", "sfn": "Sfn",
-    "lambda": "Lambda", "secretsmanager": "SecretsManager", "ssm": "Ssm", "sts": "Sts", "iam": "Iam", "kms": "Kms",
-    "ec2": "Ec2", "cloudwatch": "CloudWatch", "cloudwatchlogs": "CloudWatchLogs",
-}
-
-
-def aws_sdk_error_prefix(service_name: str) -> str:
-    return AWS_SDK_ERROR_PREFIX.get(service_name.lower(), service_name[:1].upper() + service_name[1:])
-
-
-_original_response_value = StateTaskService._from_boto_response_value
-
-
-def response_value(value: Any) -> Any:
-    """A value of a task's response as Step Functions gives it: a timestamp in epoch milliseconds
-    (as a .sync child execution's StartDate and StopDate show in the Step Functions guide's
-    examples), a streamed body as text."""
-    import datetime
-
-    if isinstance(value, datetime.datetime):
-        return int(value.timestamp() * 1000)
-    return _original_response_value(value)
-
-
-def _operation(task: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
-    """The botocore operation a service task calls (the task's service and action by default)."""
-    service = task._get_boto_service_name(boto_service_name=boto_service_name)
-    action = task._get_boto_service_action(service_action_name=service_action_name)
-    return _operation_model(service, action)
-
-
-@lru_cache(maxsize=128)
-def _operation_model(service: str, action: str) -> Any:
-    from botocore import xform_name
-
-    model = service_model(service)
-    for name in model.operation_names:
-        if xform_name(name) == action:
-            return model.operation_model(name)
-    raise KeyError(f"botocore's {service} has no operation {action}")
-
-
-def sdk_error(task_service: type, client_error: ClientError) -> tuple[str, str]:
-    """(error, cause) of a task's API error, as the AWS SDK for Java names it: a modelled error
-    by its exception (its shape's name, "Exception" added), any other by the service's own."""
-    prefix, sdk_service, generic, service = SDK_ERRORS[task_service]
-    code = client_error.response["Error"]["Code"]
-    metadata = client_error.response.get("ResponseMetadata", {})
-    modelled = _modelled_errors(service).get(code)
-    name = (modelled if modelled.endswith("Exception") else f"{modelled}Exception") if modelled else generic
-    details = [f"Service: {sdk_service}", f"Status Code: {metadata.get('HTTPStatusCode', 400)}", f"Error Code: {code}",
-               f"Request ID: {metadata.get('RequestId', '')}", "Proxy: null"]
-    return f"{prefix}.{name}", f"{client_error.response['Error'].get('Message', '')} ({'; '.join(details)})"
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -315,48 +207,6 @@ def _evaluate_jsonata(expression: str) -> Any:
     return jsonata.Jsonata(expression).evaluate(None)
 
 
-def event_pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
-    """EventBridge pattern matching, with moto's matcher (agrees with AWS on this pipeline's rules)."""
-    return EventPattern(pattern, EventPatternParser(pattern).parse()).matches_event(event)
-
-
-def rule_fires(rule: Any, event: dict[str, Any]) -> bool:
-    """An ENABLED rule with a pattern that matches the event (moto fires DISABLED rules too)."""
-    return rule.state == "ENABLED" and bool(rule.event_pattern.dump()) and rule.event_pattern.matches_event(event)
-
-
-def transform_input(target: dict[str, Any], event: dict[str, Any]) -> str:
-    """What an EventBridge target receives: Input, InputPath, InputTransformer, or the event."""
-    if "Input" in target:
-        return target["Input"]
-    if "InputPath" in target:
-        value: Any = event
-        for part in target["InputPath"].lstrip("$").strip(".").split("."):
-            if part:
-                value = value.get(part) if isinstance(value, dict) else None
-        return json.dumps(value)
-    if "InputTransformer" in target:
-        transformer = target["InputTransformer"]
-        result = EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
-        )
-        return result if isinstance(result, str) else json.dumps(result)
-    return json.dumps(event)
-
-
-def rules_of_default_bus(account_id: str, region: str) -> list[Any]:
-    backend: EventsBackend = events_backends[account_id][region]
-    return list(backend.event_buses["default"].rules.values())
-
-
-def _test_event_pattern(self: EventsHandler) -> str:
-    pattern = self._get_param("EventPattern")
-    event = json.loads(self._get_param("Event"))
-    return json.dumps({"Result": event_pattern_matches(pattern, event)})
-
-
 EXECUTION_END_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 TASK_CLIENT_MODULES = (
@@ -373,7 +223,7 @@ def installed(
     *, invoke: LambdaInvoker, on_object_write: ObjectWriteListener, clock: ScaledClock,
     before_publish: PublishGuard, on_execution_end: ExecutionListener, authorize_task: TaskGuard,
     task_client: TaskClientFactory | None = None, after_execution_end: ExecutionEnded | None = None,
-    deployments: Any = None, endpoints: dict[str, str] | None = None,
+    stack_host: Host | None = None, endpoints: dict[str, str] | None = None,
     alarm_history: Callable[[], list[Any]] | None = None,
 ) -> Iterator[None]:
     """Install the core hooks for the length of the block, then restore moto as it was.
@@ -384,8 +234,8 @@ def installed(
     after_execution_end runs once an ended execution is reported. alarm_history gives the
     alarms' history items (pipeline.local.alarms.HistoryItem), which DescribeAlarmHistory answers
     with (moto does not implement it).
-    deployments (a LocalCloud) runs the stacks CloudFormation deploys from change sets
-    (pipeline.local.moto_change_sets: `sam deploy` into the cloud).
+    stack_host (pipeline.local.stack_host) runs the stacks CloudFormation deploys from change
+    sets (pipeline.local.moto_change_sets: `sam deploy` into the cloud).
     """
     original_send_event = Patch(s3_notifications, "send_event", None).original()
     make_client = task_client or (lambda region, service: moto_boto_client.boto_client_for(
@@ -440,122 +290,65 @@ def installed(
             return client
         return RoleBoundClient(client, state_credentials.role_arn, authorize_task)
 
-    def service_error(original: Callable[..., Any]) -> Callable[..., Any]:
-        def from_error(self: Any, env: Any, ex: Exception) -> Any:
-            if not isinstance(ex, ClientError):
-                return original(self, env, ex)
-            error, cause = sdk_error(type(self), ex)
-            return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
-                                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                                    error=error, cause=cause, resource=self._get_sfn_resource(),
-                                    resourceType=self._get_sfn_resource_type())))
-
-        return from_error
-
-    def normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
-                             service_action_name: str | None = None) -> None:
-        shape = _operation(self, boto_service_name, service_action_name).input_shape
-        if shape is not None:
-            self._to_boto_request(parameters, shape)
-
-    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
-                           service_action_name: str | None = None) -> None:
-        shape = _operation(self, boto_service_name, service_action_name).output_shape
-        if shape is not None:
-            self._from_boto_response(response, shape)
-
     original_publish_event = Patch(EventManager, "_publish_history_event", None).original()
 
     def publish_history_event(self: EventManager, *args: Any, **kwargs: Any) -> None:
         # An ended execution's history ends with its end: a Map iteration or Parallel branch still
         # running when another failed the execution records nothing after it (moto appended its
         # events, and a reader waiting for the end event never saw one last).
-        history = self._history_event_list
+        history = HISTORY_EVENTS.of(self)
         if history and history[-1]["type"] in EXECUTION_END_EVENTS:
             return
         original_publish_event(self, *args, **kwargs)
 
     def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
-        name, kind = self._get_param("AlarmName"), self._get_param("HistoryItemType")
+        name, kind = PARAM(self, "AlarmName"), PARAM(self, "HistoryItemType")
         items = [item.to_api() for item in (alarm_history() if alarm_history else [])
                  if (not name or item.alarm == name) and (not kind or item.kind == kind)]
-        if self._get_param("ScanBy") != "TimestampAscending":
+        if PARAM(self, "ScanBy") != "TimestampAscending":
             items.reverse()  # newest first, as CloudWatch answers by default
-        return ActionResult({"AlarmHistoryItems": items[: int(self._get_param("MaxRecords") or 100)]})
+        return ActionResult({"AlarmHistoryItems": items[: int(PARAM(self, "MaxRecords") or 100)]})
 
     original_preprocessor_init = Patch(Preprocessor, "__init__", None).original()
 
     def preprocessor_init(self: Preprocessor, *args: Any, **kwargs: Any) -> None:
         original_preprocessor_init(self, *args, **kwargs)
-        self._query_language_per_scope = []  # its own, not the class's list shared by every parse
+        QUERY_LANGUAGE_SCOPES.set(self, [])  # its own, not the class's list shared by every parse
 
     patches = [Patch(module, "boto_client_for", role_bound_client) for module in TASK_CLIENT_MODULES]
     patches += [
         Patch(LambdaFunction, "invoke", lambda_invoke),
         Patch(SNSBackend, "publish", publish),
         Patch(BaseExecutionWorkerCommunication, "terminated", terminated),
-        Patch(StateTaskServiceLambda, "_error_cause_from_client_error", staticmethod(lambda_error_cause)),
+        Patch(StateTaskServiceLambda, "_error_cause_from_client_error", staticmethod(moto_tasks.lambda_error_cause)),
         Patch(s3_notifications, "send_event", send_event),
         Patch(S3Backend, "complete_multipart_upload", complete_multipart_upload),
         Patch(moto_jsonata, "_eval_jsonata", _evaluate_jsonata),
         Patch(retrier_decl, "time", clock),
-        Patch(EventsHandler, "test_event_pattern", _test_event_pattern),
+        Patch(EventsHandler, "test_event_pattern", test_event_pattern),
         Patch(stepfunctions_models, "stepfunctions_backends", stepfunctions_parser_backends),
         Patch(Preprocessor, "__init__", preprocessor_init),
         Patch(state_task_service_aws_sdk.StateTaskServiceAwsSdk, "_normalise_service_error_name",
-              staticmethod(aws_sdk_error_prefix)),
-        Patch(StateTaskService, "_normalise_parameters", normalise_parameters),
-        Patch(StateTaskService, "_normalise_response", normalise_response),
-        Patch(StateTaskService, "_from_boto_response_value", staticmethod(response_value)),
+              staticmethod(moto_tasks.aws_sdk_error_prefix)),
+        Patch(StateTaskService, "_normalise_parameters", moto_tasks.normalise_parameters),
+        Patch(StateTaskService, "_normalise_response", moto_tasks.normalise_response),
+        Patch(StateTaskService, "_from_boto_response_value", staticmethod(moto_tasks.response_value)),
         Patch(CloudWatchResponse, "describe_alarm_history", describe_alarm_history, adds=True),
         Patch(cloudformation_parsing, "generate_resource_name", stable_resource_name),
         Patch(EventManager, "_publish_history_event", publish_history_event),
     ]
-    patches += [Patch(service, "_from_error", service_error(Patch(service, "_from_error", None).original()))
-                for service in SDK_ERRORS]
+    patches += [Patch(service, "_from_error", moto_tasks.service_error(Patch(service, "_from_error", None).original()))
+                for service in moto_tasks.SDK_ERRORS]
     # moto logs every Fail state and caught task error at ERROR level (they are outcomes here),
     # and every resource type its CloudFormation skips (the cloud reports those once itself).
     quiet = logging.getLogger("moto")
     previous_level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        with applied(patches), (change_sets_installed(deployments) if deployments else nullcontext()):
+        with applied(patches), (change_sets_installed(stack_host) if stack_host else nullcontext()):
             yield
     finally:
         quiet.setLevel(previous_level)
-
-
-def stable_suffix(stack_name: str, logical_id: str) -> str:
-    """The 12 letters and digits CloudFormation appends to a name it generates, the same for the
-    same stack name and logical ID: a stack deployed again (a new `pipeline serve`) has the same
-    bucket and resource names, as scripts written against the last one expect."""
-    import hashlib
-    import string
-
-    digest = int(hashlib.sha256(f"{stack_name}/{logical_id}".encode()).hexdigest(), 16)
-    alphabet = string.ascii_uppercase + string.digits
-    letters = []
-    for _ in range(12):
-        digest, index = divmod(digest, len(alphabet))
-        letters.append(alphabet[index])
-    return "".join(letters)
-
-
-_original_resource_name = cloudformation_parsing.generate_resource_name
-
-
-def stable_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
-    """moto's names for what CloudFormation names (the stack name, the logical ID and a suffix,
-    shortened as each type needs), with the suffix of stable_suffix instead of a random one."""
-    suffix = stable_suffix(stack_name, logical_id)
-    if resource_type == "AWS::S3::Bucket":
-        right = f"-{logical_id}-{suffix}"
-        return f"{stack_name[:63 - len(right)]}{right}".lower()
-    if resource_type == "AWS::IAM::Policy":
-        return f"{stack_name[:5]}-{logical_id[:4]}-{suffix}"
-    if resource_type.startswith("AWS::ElasticLoadBalancingV2::"):
-        return _original_resource_name(resource_type, stack_name, logical_id)
-    return f"{stack_name}-{logical_id}-{suffix}"
 
 
 def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]:
@@ -568,7 +361,7 @@ def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     backend = stepfunctions_parser_backends[account_id][region]
-    running = backend._get_executions(ExecutionStatus.RUNNING)
+    running = EXECUTIONS_IN(backend, ExecutionStatus.RUNNING)
     for execution in running:
         execution.stop(stop_date=datetime.datetime.now(tz=datetime.timezone.utc), error="States.Aborted",
                        cause="The offline cloud was stopped")
@@ -576,26 +369,6 @@ def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]
     for thread in list(TMP_THREADS):
         thread.join(max(0.0, deadline - time.monotonic()))
     return [execution.exec_arn for execution in running]
-
-
-def implements(service: str, operation: str) -> bool:
-    """Whether moto answers an operation of a service (botocore's names): its response class has
-    the method moto dispatches the operation to. S3, whose REST routes moto reads itself, is
-    taken as implemented."""
-    import importlib
-
-    from moto.backends import ALT_SERVICE_NAMES
-    from moto.core.utils import camelcase_to_underscores
-
-    if service == "s3":
-        return True
-    module = ALT_SERVICE_NAMES.get(service, service.replace("-", ""))
-    try:
-        url_paths = importlib.import_module(f"moto.{module}.urls").url_paths
-    except ImportError:
-        return False
-    handlers = {getattr(dispatch, "__self__", None) for dispatch in url_paths.values()} - {None}
-    return any(hasattr(handler, camelcase_to_underscores(operation)) for handler in handlers)
 
 
 _endpoint_clients: dict[tuple[str, str, str], Any] = {}
@@ -618,20 +391,6 @@ def _endpoint_client(region: str, service: str, endpoint: str) -> Any:
         return _endpoint_clients[(region, service, endpoint)]
 
 
-@lru_cache(maxsize=64)
-def aws_managed_policy(policy_arn: str) -> dict[str, Any]:
-    """The document of an AWS managed policy, from the copy moto ships (one JSON object of about
-    1,600 policies: only the one asked for is decoded, which takes microseconds, not half a second)."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    name = policy_arn.rsplit("/", 1)[-1]
-    found = re.search(rf'\n "{re.escape(name)}":\s*{{', aws_managed_policies_data)
-    if not policy_arn.startswith("arn:aws:iam::aws:policy/") or found is None:
-        raise KeyError(f"no AWS managed policy {policy_arn} in moto {PINNED_MOTO}'s copy")
-    policy, _ = json.JSONDecoder().raw_decode(aws_managed_policies_data, found.end() - 1)
-    return policy["Document"]
-
-
 def set_table_encryption(account_id: str, region: str, table_name: str, specification: dict[str, Any]) -> None:
     """Give a table CloudFormation created the encryption its template declares: moto's
     CloudFormation keeps the template's SSESpecification (SSEEnabled) where its API reads the API's
@@ -641,4 +400,4 @@ def set_table_encryption(account_id: str, region: str, table_name: str, specific
     table = dynamodb_backends[account_id][region].get_table(table_name)
     table.sse_specification = dict(specification)
     if "KMSMasterKeyId" not in table.sse_specification:
-        table.sse_specification["KMSMasterKeyId"] = table._get_default_encryption_key(account_id, region)
+        table.sse_specification["KMSMasterKeyId"] = DEFAULT_ENCRYPTION_KEY(table, account_id, region)

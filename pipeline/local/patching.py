@@ -1,8 +1,11 @@
-"""Replacing an attribute of moto for the length of a block, and saying clearly when moto changed.
+"""The one gate into libraries' internals (moto's, and botocore's and the standard library's
+HTTP server's once each), which says clearly when a library changed.
 
-Every reach into moto's internals is a Patch; applying one checks that the attribute it
-replaces exists, so a moto release that renamed or removed it fails with the attribute's name
-instead of a patch that silently never runs.
+Every reach into them goes through here: a Patch replaces a member for the length of a block,
+and applying it checks that the member exists, so a release that renamed or removed it fails
+with the member's name instead of a patch that silently never runs; a Private reads, calls or
+sets a private member, and is checked when declared (or, for a member only instances have, at
+each use). tests/unit/test_moto_gate.py finds any private member touched another way.
 """
 
 from __future__ import annotations
@@ -60,3 +63,38 @@ def applied(patches: Sequence[Patch]) -> Iterator[None]:
                 delattr(patch.owner, patch.name)
             else:
                 setattr(patch.owner, patch.name, original)
+
+
+@dataclass(frozen=True)
+class Private:
+    """A private member of a library's class or module that the offline cloud reads, calls or
+    sets. Declared at module level beside its use, it is checked then (the declaring module's
+    import: MotoChanged names it); one that only instances hold (instance=True, set in their
+    __init__) is checked at each use."""
+
+    owner: Any  # the class or module that defines it
+    name: str
+    instance: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.instance and not hasattr(self.owner, self.name):
+            raise MotoChanged(f"{self.target} is gone")
+
+    @property
+    def target(self) -> str:
+        return Patch(self.owner, self.name, None).target
+
+    def of(self, holder: Any) -> Any:
+        """The member as holder (the owner, or an instance of it) has it."""
+        try:
+            return getattr(holder, self.name)
+        except AttributeError:
+            raise MotoChanged(f"{self.target} is gone") from None
+
+    def __call__(self, holder: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the method on holder."""
+        return self.of(holder)(*args, **kwargs)
+
+    def set(self, holder: Any, value: Any) -> None:
+        self.of(holder)  # only a member the library has: a renamed one would be set in vain
+        setattr(holder, self.name, value)

@@ -12,12 +12,33 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any, ContextManager
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 if TYPE_CHECKING:
     from pipeline.clients import Clients
+    from pipeline.local.access import AccessControl
     from pipeline.local.moto_core import LambdaInvoker, TaskClientFactory
-    from pipeline.local.speed.dynamodb_process import ServiceProcess
+    from pipeline.local.moto_stacks import Table
+
+
+class ServiceProcess(Protocol):
+    """A service in a process of its own: once a stack is deployed, every caller's calls to the
+    service (the cloud's, the functions', the tasks', AWS clients') go to its endpoint; it holds
+    the stack's tables and checks each call against the stack's access rules."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def stack_deployed(self, clients: Clients, tables: list[Table], access: AccessControl) -> None:
+        """The stack's tables (created in moto by its CloudFormation) created here, and its rules."""
+
+    def stack_withdrawn(self, clients: Clients) -> None:
+        """The stack's tables gone with it."""
+
+    def close(self) -> None: ...
 
 
 class PlainLayer:
@@ -26,9 +47,10 @@ class PlainLayer:
     name = "plain"
     parts: tuple[str, ...] = ()
 
-    def dynamodb_process(self) -> ServiceProcess | None:
-        """A process of its own for DynamoDB; None keeps it in the cloud's process."""
-        return None
+    def services(self) -> dict[str, ServiceProcess]:
+        """Services in processes of their own, by botocore's service name; started first, so
+        they come up while moto starts. None: every service is in the cloud's process."""
+        return {}
 
     def application(self) -> Any:
         """moto's server application, as moto's own server builds it."""

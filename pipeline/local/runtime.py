@@ -202,7 +202,7 @@ class LambdaRuntime:
     (AWS would scale out, or throttle at the account limit).
     """
 
-    def __init__(self, endpoint_url: str, region: str, max_environments: int = 4):
+    def __init__(self, region: str, max_environments: int = 4):
         self._base_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -213,7 +213,6 @@ class LambdaRuntime:
             "AWS_ACCESS_KEY_ID": "offline",
             "AWS_SECRET_ACCESS_KEY": "offline",
             "AWS_SESSION_TOKEN": "offline",
-            "AWS_ENDPOINT_URL": endpoint_url,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
         self._max_environments = max_environments
@@ -226,15 +225,10 @@ class LambdaRuntime:
         self._closed = False
         self.reports: list[InvocationReport] = []
 
-    def use_endpoint(self, service: str, endpoint_url: str) -> None:
-        """Send the handlers' calls to one service elsewhere (environments started from now on)."""
-        self._base_env[f"AWS_ENDPOINT_URL_{service.upper()}"] = endpoint_url
-
-    def register(self, spec: FunctionSpec) -> None:
-        for alias in (spec.name, spec.arn, spec.logical_id):
-            self._functions[alias] = spec
-        self._idle.setdefault(spec.logical_id, deque())
-        self._running.setdefault(spec.logical_id, 0)
+    def use_endpoint(self, endpoint_url: str, service: str | None = None) -> None:
+        """Send the handlers' calls to endpoint_url: every service's, or one service's
+        (environments started from now on)."""
+        self._base_env[f"AWS_ENDPOINT_URL_{service.upper()}" if service else "AWS_ENDPOINT_URL"] = endpoint_url
 
     def replace(self, specs: list[FunctionSpec]) -> None:
         """Deploy these functions in place of every one deployed so far (a stack created, updated

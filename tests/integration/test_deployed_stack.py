@@ -59,6 +59,8 @@ def test_status_lists_a_failed_file_and_replay_runs_it_again(deployed, tmp_path)
     assert seen[result.execution_arn].status == "FAILED" and seen[result.execution_arn].error == "InvalidFileExtension"
     chosen = plan(clients, stack, since, key=result.key)
     assert [item.result.execution_arn for item in chosen.failed] == [result.execution_arn]
-    (replayed,) = follow_started(clients, stack, start(clients, stack, chosen), timeout_s=180, poll_s=1.0)
+    started = []
+    start(clients, stack, chosen, started)
+    (replayed,) = follow_started(clients, stack, started, timeout_s=180, poll_s=1.0)
     assert replayed.status == "FAILED" and replayed.error == "InvalidFileExtension"  # a .txt fails again
     assert replayed.execution_arn != result.execution_arn and replayed.notification is not None

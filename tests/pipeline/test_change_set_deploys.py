@@ -15,9 +15,15 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.local.cloud import LocalCloud
+from pipeline.offline import OfflineCloud
 from pipeline.template import load_template
 from tests.conftest import ROOT, SAMPLES, TEMPLATE
+from tests.forks import Fork
+
+
+def MULTI_REGION_TRAIL() -> Fork:  # noqa: N802 - a fork, named as the change it makes
+    """A trail CloudTrail refuses: multi-Region without global service events."""
+    return Fork().set_property("LandingWritesTrail", "IsMultiRegionTrail", True)
 
 ARTIFACTS = "artifacts-bucket"
 NUMBERS = itertools.count()
@@ -33,13 +39,13 @@ def _zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def packaged_template_url(cloud: LocalCloud, change: tuple[str, str] | None = None) -> str:
+def packaged_template_url(cloud: OfflineCloud, fork: Fork | None = None) -> str:
     """What `sam package` uploads: each CodeUri zipped, the definition, and the template naming
     them by S3 location; returns the path-style URL SAM gives CloudFormation."""
     s3 = cloud.clients.s3
     if ARTIFACTS not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=ARTIFACTS)
-    template = load_template(TEMPLATE)
+    template = (fork or Fork()).template
     for resource in template["Resources"].values():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
@@ -50,13 +56,11 @@ def packaged_template_url(cloud: LocalCloud, change: tuple[str, str] | None = No
             s3.put_object(Bucket=ARTIFACTS, Key="definition.asl.json", Body=(ROOT / properties["DefinitionUri"]).read_bytes())
             properties["DefinitionUri"] = {"Bucket": ARTIFACTS, "Key": "definition.asl.json"}
     body = json.dumps(template, indent=1)
-    if change:
-        body = body.replace(*change)
     s3.put_object(Bucket=ARTIFACTS, Key="packaged.template", Body=body.encode())
     return f"{cloud.endpoint}/{ARTIFACTS}/packaged.template"
 
 
-def change_set(cloud: LocalCloud, url: str, kind: str, parameters: dict[str, str], previous: tuple[str, ...] = (),
+def change_set(cloud: OfflineCloud, url: str, kind: str, parameters: dict[str, str], previous: tuple[str, ...] = (),
                capabilities: tuple[str, ...] = ("CAPABILITY_IAM",)) -> dict:
     cloudformation = cloud.clients.cloudformation
     created = cloudformation.create_change_set(
@@ -67,7 +71,7 @@ def change_set(cloud: LocalCloud, url: str, kind: str, parameters: dict[str, str
     return cloudformation.describe_change_set(ChangeSetName=created["Id"])
 
 
-def execute(cloud: LocalCloud, described: dict) -> list[dict]:
+def execute(cloud: OfflineCloud, described: dict) -> list[dict]:
     """ExecuteChangeSet, then the stack's events since, oldest first (as SAM's table shows them)."""
     cloudformation = cloud.clients.cloudformation
     before = {e["EventId"] for e in cloudformation.describe_stack_events(StackName=STACK)["StackEvents"]}
@@ -82,7 +86,7 @@ def rows(events: list[dict]) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def cloud():
-    with LocalCloud.start() as started:
+    with OfflineCloud.start() as started:
         yield started
 
 
@@ -131,7 +135,7 @@ def test_a_packaged_template_deploys_updates_rolls_back_and_deletes_through_chan
         cloud.clients.cloudformation.execute_change_set(ChangeSetName=same["ChangeSetId"])
 
     # CloudTrail refuses a multi-Region trail without global service events: the update rolls back.
-    refused_url = packaged_template_url(cloud, ('"IsMultiRegionTrail": false', '"IsMultiRegionTrail": true'))
+    refused_url = packaged_template_url(cloud, MULTI_REGION_TRAIL())
     refused = change_set(cloud, refused_url, "UPDATE", {"TriggerSource": "CloudTrail"},
                          previous=tuple(p for p in others if p != "TriggerSource") + ("FailureRate",))
     events = execute(cloud, refused)
@@ -165,7 +169,7 @@ def test_a_template_that_needs_a_capability_not_given_fails_its_change_set(cloud
 
 
 def test_a_template_the_sam_transform_refuses_fails_its_change_set_with_the_transform_error(cloud):
-    url = packaged_template_url(cloud, ('"Handler": "app.lambda_handler"', '"Handler": "app.lambda_handler", "Nope": 1'))
+    url = packaged_template_url(cloud, Fork().add_property("CheckExtFunction", "Nope", 1))
     described = change_set(cloud, url, "CREATE", {})
     assert described["Status"] == "FAILED"
     assert described["StatusReason"].startswith("Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless "
@@ -178,7 +182,7 @@ def test_a_parameter_value_the_template_does_not_allow_is_refused_at_once(cloud)
 
 
 def test_a_refused_creation_rolls_back_leaves_nothing_running_and_cannot_be_updated(cloud):
-    url = packaged_template_url(cloud, ('"IsMultiRegionTrail": false', '"IsMultiRegionTrail": true'))
+    url = packaged_template_url(cloud, MULTI_REGION_TRAIL())
     events = execute(cloud, change_set(cloud, url, "CREATE", {"TriggerSource": "CloudTrail"}))
     assert ("CREATE_FAILED", "LandingWritesTrail") in rows(events)
     assert [e["ResourceStatusReason"] for e in events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS"] == [

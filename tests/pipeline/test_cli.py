@@ -100,16 +100,11 @@ def test_an_unknown_stack_is_a_usage_error(monkeypatch, capsys):
 
 
 def test_a_template_aws_would_refuse_exits_2_with_one_line_naming_resource_and_rule(tmp_path, capsys):
-    from tests.conftest import ROOT
+    from tests.forks import Fork
 
-    refused = ROOT / f".test-refused-{tmp_path.name}.yaml"  # beside template.yaml, for its relative paths
-    refused.write_text((ROOT / "template.yaml").read_text(encoding="utf-8").replace(
-        "IsMultiRegionTrail: false", "IsMultiRegionTrail: true"), encoding="utf-8")
-    try:
-        code = main(["run", str(SAMPLES / "sales.csv"), "--template", str(refused),
-                     "--parameter-overrides", "TriggerSource=CloudTrail"])
-    finally:
-        refused.unlink()
+    refused = Fork().set_property("LandingWritesTrail", "IsMultiRegionTrail", True).write(tmp_path)
+    code = main(["run", str(SAMPLES / "sales.csv"), "--template", str(refused),
+                 "--parameter-overrides", "TriggerSource=CloudTrail"])
     assert code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == (f"pipeline: error: AWS would refuse to deploy {refused.name}: LandingWritesTrail "

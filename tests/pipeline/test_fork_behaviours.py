@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.local.cloud import DeployRefused, LocalCloud
+from pipeline.local.cloud import DeployRefused
+from pipeline.offline import OfflineCloud
 from tests.forks import STATE_MACHINE, Fork, source_folder
 from tests.offline import run_one
 
@@ -16,7 +17,7 @@ def test_a_function_with_no_reserved_concurrency_is_throttled_and_the_file_is_no
     reserved concurrency"): Lambda answers 429, Step Functions retries it, then catches it."""
     fork = Fork()
     fork.properties("RandomFailureFunction")["ReservedConcurrentExecutions"] = 0
-    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
     assert result.status == "FAILED" and result.notification is not None
     assert result.error == "Lambda.TooManyRequestsException"
@@ -43,7 +44,7 @@ def test_what_the_offline_cloud_would_not_do_is_refused_at_deploy(tmp_path, chan
     fork = Fork()
     change(fork)
     with pytest.raises(DeployRefused) as refused:
-        with LocalCloud.deploy(fork.write(tmp_path), time_scale=0):
+        with OfflineCloud.deploy(fork.write(tmp_path), time_scale=0):
             pass
     assert says in str(refused.value) and "\n" not in str(refused.value)
 
@@ -59,7 +60,7 @@ def test_a_response_over_lambdas_limit_is_the_error_lambda_gives(tmp_path):
     fork.properties(STATE_MACHINE)["Policies"].append({"LambdaInvokePolicy": {"FunctionName": {"Ref": "ReportFunction"}}})
     fork.insert_state_after("Process CSV", "Report", {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                                                       "Parameters": {"FunctionName": "${ReportArn}"}})
-    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
     assert (result.status, result.error) == ("FAILED", "Function.ResponseSizeTooLarge")
     assert "6291556 bytes" in result.cause

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.cloud import DeployRefused, LocalCloud
+from pipeline.local.cloud import DeployRefused
+from pipeline.offline import OfflineCloud
 from tests.conftest import TEMPLATE as ROOT_TEMPLATE
 from tests.forks import STATE_MACHINE, Fork, source_folder
 from tests.offline import run_one
@@ -62,13 +63,13 @@ def audit_fork(folder: Path, *, grant: bool) -> Path:
     return fork.write(folder)
 
 
-def failed_task(cloud: LocalCloud, execution_arn: str) -> dict:
+def failed_task(cloud: OfflineCloud, execution_arn: str) -> dict:
     history = cloud.clients.stepfunctions.get_execution_history(executionArn=execution_arn)["events"]
     return next(event["taskFailedEventDetails"] for event in history if event["type"] == "TaskFailed")
 
 
 def test_a_dynamodb_task_with_its_grant_writes_the_table_functions_and_clients_read(tmp_path):
-    with LocalCloud.deploy(audit_fork(tmp_path, grant=True), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(audit_fork(tmp_path, grant=True), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert "Record Processed" in result.states and "Read Record" in result.states
@@ -82,7 +83,7 @@ def test_a_dynamodb_task_with_its_grant_writes_the_table_functions_and_clients_r
 
 
 def test_a_dynamodb_task_without_its_grant_fails_as_in_aws(tmp_path):
-    with LocalCloud.deploy(audit_fork(tmp_path, grant=False), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(audit_fork(tmp_path, grant=False), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         assert result.status == "FAILED"
         failure = failed_task(cloud, result.execution_arn)
@@ -108,7 +109,7 @@ def queue_fork(folder: Path, *, grant: bool) -> Path:
 
 @pytest.mark.parametrize("grant", [True, False])
 def test_an_sqs_task_sends_with_its_grant_and_fails_without(tmp_path, grant):
-    with LocalCloud.deploy(queue_fork(tmp_path, grant=grant), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(queue_fork(tmp_path, grant=grant), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         queue = cloud.stack.resources["ProcessedQueue"]
         messages = cloud.clients.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
@@ -141,7 +142,7 @@ def test_an_aws_sdk_copy_needs_read_on_the_source_and_write_on_the_destination(t
     fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": grants,
                                     "Resource": {"Fn::Sub": "${LandingBucket.Arn}/*"}})
     # Only incoming/ starts the pipeline: a copy into the bucket's own trigger scope would start it again.
-    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0", "KeyPrefix=incoming/"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0", "KeyPrefix=incoming/"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv", prefix="incoming/")
         archived = cloud.clients.s3.list_objects_v2(Bucket=cloud.stack.bucket, Prefix="archive/").get("Contents", [])
         if outcome == "SUCCEEDED":
@@ -164,7 +165,7 @@ def test_a_task_the_offline_cloud_cannot_run_or_check_is_refused_at_deploy(tmp_p
     fork = Fork().insert_state_after("Process CSV", "Elsewhere", {"Type": "Task", "Resource": resource,
                                                                    "ResultPath": None})
     with pytest.raises(DeployRefused) as refused:
-        with LocalCloud.deploy(fork.write(tmp_path), time_scale=0):
+        with OfflineCloud.deploy(fork.write(tmp_path), time_scale=0):
             pass
     line = str(refused.value)
     assert "\n" not in line and "Elsewhere" in line and says in line
@@ -197,7 +198,7 @@ def child_fork(folder: Path, *, events: bool) -> Path:
 
 
 def test_a_synchronous_child_execution_runs_and_its_output_comes_back(tmp_path):
-    with LocalCloud.deploy(child_fork(tmp_path, events=True), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(child_fork(tmp_path, events=True), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         child = cloud.stack.resources["TallyStateMachine"]
@@ -209,7 +210,7 @@ def test_a_synchronous_child_without_the_managed_rule_is_refused_as_create_state
     with pytest.raises(DeployRefused, match=r"ProcessFileStateMachine \(AWS::StepFunctions::StateMachine\): "
                                             r"AccessDeniedException: 'arn:aws:iam::123456789012:role/.*' is not "
                                             r"authorized to create managed-rule\."):
-        with LocalCloud.deploy(child_fork(tmp_path, events=False), time_scale=0):
+        with OfflineCloud.deploy(child_fork(tmp_path, events=False), time_scale=0):
             pass
 
 
@@ -222,7 +223,7 @@ def test_an_eventbridge_task_puts_events_with_its_grant_and_fails_without(tmp_pa
     if grant:
         fork.add_policy(STATE_MACHINE, {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {
             "Fn::Sub": "arn:aws:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}})
-    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         if grant:
             assert result.status == "SUCCEEDED", (result.error, result.cause)
@@ -237,7 +238,7 @@ def test_an_aws_client_at_the_endpoint_sees_the_records_the_functions_wrote(tmp_
     offline cloud's endpoint returns (with the speed layer, DynamoDB runs in a process of its own)."""
     import boto3
 
-    with LocalCloud.deploy(ROOT_TEMPLATE, ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(ROOT_TEMPLATE, ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         client = boto3.client("dynamodb", endpoint_url=cloud.endpoint, region_name=cloud.clients.region,
                               aws_access_key_id="offline", aws_secret_access_key="offline")

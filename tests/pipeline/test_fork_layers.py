@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local.cloud import DeployRefused, LocalCloud
+from pipeline.local.cloud import DeployRefused
+from pipeline.offline import OfflineCloud
 from tests.forks import STATE_MACHINE, Fork, source_folder
 from tests.offline import run_one
 
@@ -47,23 +48,23 @@ def test_a_layer_from_outside_the_stack_is_refused_but_powertools_is_stood_in_fo
     fork = Fork()
     fork.properties("CheckExtFunction")["Layers"] = [
         {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"}]
-    with LocalCloud.deploy(fork.write(tmp_path), time_scale=0) as cloud:
+    with OfflineCloud.deploy(fork.write(tmp_path), time_scale=0) as cloud:
         assert run_one(cloud, tmp_path, "notes.txt").status == "FAILED"  # ran: an invalid extension, notified
     fork.properties("RandomFailureFunction")["Layers"] = ["arn:aws:lambda:us-east-1:999999999999:layer:pandas:3"]
     with pytest.raises(DeployRefused, match="NotSupportedOffline: layer arn:aws:lambda:us-east-1:999999999999:layer:"
                                             "pandas:3 is not one of the stack's own"):
-        with LocalCloud.deploy(fork.write(tmp_path), time_scale=0):
+        with OfflineCloud.deploy(fork.write(tmp_path), time_scale=0):
             pass
 
 
-def summary(cloud: LocalCloud, execution_arn: str) -> dict:
+def summary(cloud: OfflineCloud, execution_arn: str) -> dict:
     history = cloud.clients.stepfunctions.get_execution_history(executionArn=execution_arn)["events"]
     outputs = [json.loads(e["taskSucceededEventDetails"]["output"]) for e in history if e["type"] == "TaskSucceeded"]
     return outputs[-1]["Payload"]
 
 
 def test_a_function_imports_from_its_layer(tmp_path):
-    with LocalCloud.deploy(layered_fork(tmp_path, ["SharedRules"]), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(layered_fork(tmp_path, ["SharedRules"]), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         found = summary(cloud, result.execution_arn)
@@ -72,7 +73,7 @@ def test_a_function_imports_from_its_layer(tmp_path):
 
 
 def test_a_later_layer_wins_where_two_hold_the_same_file(tmp_path):
-    with LocalCloud.deploy(layered_fork(tmp_path, ["BaseRules", "OverridingRules"]), ["FailureRate=0"],
+    with OfflineCloud.deploy(layered_fork(tmp_path, ["BaseRules", "OverridingRules"]), ["FailureRate=0"],
                            time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         assert summary(cloud, result.execution_arn)["rules"] == "OverridingRules"
@@ -81,5 +82,5 @@ def test_a_later_layer_wins_where_two_hold_the_same_file(tmp_path):
 def test_more_than_five_layers_are_refused_by_the_functions_schema(tmp_path):
     with pytest.raises(DeployRefused, match=r"SummarizeFunction \(AWS::Lambda::Function\): Properties validation "
                                             r"failed: expected maximum item count: 5, found: 6 at Properties/Layers"):
-        with LocalCloud.deploy(layered_fork(tmp_path, [f"Layer{n}" for n in range(6)]), time_scale=0):
+        with OfflineCloud.deploy(layered_fork(tmp_path, [f"Layer{n}" for n in range(6)]), time_scale=0):
             pass

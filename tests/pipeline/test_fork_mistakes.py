@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
-from pipeline.local.cloud import DeployRefused, LocalCloud
+from pipeline.local.cloud import DeployRefused
+from pipeline.offline import OfflineCloud
 from tests.forks import ROOT, STATE_MACHINE, Fork
 from tests.offline import run_one
 
 
 def refusal(fork: Fork, folder) -> str:
     with pytest.raises(DeployRefused) as refused:
-        with LocalCloud.deploy(fork.write(folder), time_scale=0):
+        with OfflineCloud.deploy(fork.write(folder), time_scale=0):
             pass
     line = str(refused.value)
     assert "\n" not in line
@@ -90,7 +91,7 @@ def test_an_sse_kms_bucket_needs_its_readers_to_use_the_key_through_s3(tmp_path)
     """S3 decrypts the object with the caller's permissions (S3 User Guide, "Using server-side
     encryption with AWS KMS keys"): the processing function, allowed the key only through
     DynamoDB, is refused, and the file fails with a notification, as it would in AWS."""
-    with LocalCloud.deploy(kms_landing_bucket(Fork()).write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(kms_landing_bucket(Fork()).write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
     assert result.status == "FAILED" and result.notification is not None
     assert "kms:Decrypt" in result.cause and "AccessDenied" in result.error + result.cause
@@ -101,6 +102,6 @@ def test_an_sse_kms_bucket_with_the_grant_through_s3_is_read(tmp_path):
         "Sid": "ReadEncryptedObjects", "Effect": "Allow", "Action": "kms:Decrypt",
         "Resource": {"Fn::GetAtt": ["PipelineKey", "Arn"]},
         "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}})
-    with LocalCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
     assert result.status == "SUCCEEDED", (result.error, result.cause)

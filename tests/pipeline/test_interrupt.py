@@ -50,11 +50,10 @@ def test_an_interrupted_run_says_what_finished_and_how_to_run_the_rest(tmp_path,
     while not any("Offline cloud: deployed" in line for line in lines):
         assert time.monotonic() < deadline and run.poll() is None, "".join(lines)
         lines.append(run.stderr.readline())
-    children = descendants(run.pid)
-    while not children:  # the functions' environments, the DynamoDB process
-        time.sleep(0.1)
-        children = descendants(run.pid)
-    time.sleep(1.5)  # some files under way
+    while not any("[1/12]" in line for line in lines):  # a file finished, the others under way
+        assert time.monotonic() < deadline and run.poll() is None, "".join(lines)
+        lines.append(run.stderr.readline())
+    children = descendants(run.pid)  # the functions' environments, the DynamoDB process
     os.killpg(run.pid, signum)  # as a terminal sends Ctrl-C: to the whole process group
     stdout, rest = run.communicate(timeout=60)
     stderr = "".join(lines) + rest

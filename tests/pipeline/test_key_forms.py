@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipeline.local.cloud import LocalCloud
+from pipeline.offline import OfflineCloud
 
 # "a b.csv" lands before "a+b.csv": with raw keys, the decoded form of "a+b.csv" names it, and
 # only the event's version tells the two objects apart.
@@ -30,7 +30,7 @@ def test_every_key_is_processed_whichever_form_s3_sends(tmp_path, key_form):
         path = tmp_path / key
         path.write_text("id,name\n1,x\n", encoding="utf-8")
         files.append(path)
-    with LocalCloud.deploy("template.yaml", ["FailureRate=0"], time_scale=0, eventbridge_key_form=key_form) as cloud:
+    with OfflineCloud.deploy("template.yaml", ["FailureRate=0"], time_scale=0, eventbridge_key_form=key_form) as cloud:
         results = cloud.run(files, window=1)
         forms = resolved_forms(cloud)
     assert [(r.key, r.status) for r in results] == [(key, "SUCCEEDED") for key in KEYS]

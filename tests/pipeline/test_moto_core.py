@@ -21,7 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from pipeline.local import moto_version
+from pipeline.local import moto_version, speed
+from pipeline.local.moto_version import PINNED_MOTO
 from tests.pipeline.moto_engine import ACCOUNT_ID, REGION, engine, lambda_task
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,15 +90,17 @@ def test_test_event_pattern_answers_where_moto_does_not():
 
 def test_disabled_rules_do_not_fire_although_moto_matches_them():
     with engine() as run:
+        from pipeline.local import moto_eventbridge
+
         events = run.client("events")
         events.put_rule(Name="r", EventPattern=json.dumps({"source": ["aws.s3"]}), State="DISABLED")
         events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}])
-        (rule,) = run.core.rules_of_default_bus("123456789012", REGION)
+        (rule,) = moto_eventbridge.rules_of_default_bus("123456789012", REGION)
         assert rule.event_pattern.matches_event({"source": "aws.s3"})
-        assert not run.core.rule_fires(rule, {"source": "aws.s3"})
+        assert not moto_eventbridge.rule_fires(rule, {"source": "aws.s3"})
         events.enable_rule(Name="r")
-        (rule,) = run.core.rules_of_default_bus("123456789012", REGION)
-        assert run.core.rule_fires(rule, {"source": "aws.s3"})
+        (rule,) = moto_eventbridge.rules_of_default_bus("123456789012", REGION)
+        assert moto_eventbridge.rule_fires(rule, {"source": "aws.s3"})
 
 
 def test_object_writes_are_announced_to_the_offline_event_bus():
@@ -296,14 +299,14 @@ def test_another_moto_turns_the_speed_layer_off_with_one_warning(monkeypatch, ca
     from pipeline.local.plain_layer import PlainLayer
     from pipeline.local.speed.layer import SpeedLayer
 
-    assert type(moto_version.select_layer(True)) is SpeedLayer
+    assert type(speed.select_layer(True)) is SpeedLayer
     monkeypatch.setattr(moto, "__version__", "9.9.9")
-    monkeypatch.setattr(moto_version, "_warned", set())
+    monkeypatch.setattr(speed, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="pipeline.local"):
-        layers = [moto_version.select_layer(True), moto_version.select_layer(None)]
+        layers = [speed.select_layer(True), speed.select_layer(None)]
     assert all(type(layer) is PlainLayer for layer in layers)
     assert [record.getMessage() for record in caplog.records] == [
-        "moto 9.9.9 is installed, not the pinned 5.2.5: the offline cloud's speed layer is off "
+        f"moto 9.9.9 is installed, not the pinned {PINNED_MOTO}: the offline cloud's speed layer is off "
         "(runs are slower, results the same)"]
 
 
@@ -312,9 +315,9 @@ def test_the_environment_switches_the_speed_layer_off(monkeypatch):
     from pipeline.local.speed.layer import SpeedLayer
 
     monkeypatch.setenv("PIPELINE_OFFLINE_FAST", "0")
-    assert type(moto_version.select_layer()) is PlainLayer
+    assert type(speed.select_layer()) is PlainLayer
     monkeypatch.setenv("PIPELINE_OFFLINE_FAST", "1")
-    assert type(moto_version.select_layer()) is SpeedLayer
+    assert type(speed.select_layer()) is SpeedLayer
 
 
 def test_a_core_hook_that_cannot_apply_stops_the_cloud_with_one_line(monkeypatch, capsys, tmp_path):
@@ -328,16 +331,77 @@ def test_a_core_hook_that_cannot_apply_stops_the_cloud_with_one_line(monkeypatch
     code = cli.main(["run", str(sample), "--template", str(ROOT / "template.yaml")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err[-1].endswith("the offline cloud needs moto 5.2.5 (pip install 'moto==5.2.5'); moto 5.2.5 is "
-                            "installed and moto.s3.notifications.send_event is gone")
+    assert err[-1].endswith(f"the offline cloud needs moto {PINNED_MOTO} (pip install 'moto=={PINNED_MOTO}'); "
+                            f"moto {PINNED_MOTO} is installed and moto.s3.notifications.send_event is gone")
 
 
 def test_a_core_import_that_fails_is_one_line(monkeypatch):
-    monkeypatch.delitem(sys.modules, "pipeline.local.moto_core")
+    for module in [name for name in sys.modules if name.startswith("pipeline.local.moto_")]:
+        monkeypatch.delitem(sys.modules, module)  # imported again: each imports moto's internals
     monkeypatch.setitem(sys.modules, "moto.events.utils", None)  # as if moto no longer had it
     monkeypatch.setattr(moto, "__version__", "9.9.9")
     with pytest.raises(moto_version.MotoUnsupported) as error:
         moto_version.load_core()
-    assert str(error.value).startswith("the offline cloud needs moto 5.2.5 (pip install 'moto==5.2.5'); "
-                                       "moto 9.9.9 is installed and ")
+    assert str(error.value).startswith(f"the offline cloud needs moto {PINNED_MOTO} (pip install "
+                                       f"'moto=={PINNED_MOTO}'); moto 9.9.9 is installed and ")
     assert "moto.events.utils" in str(error.value) and "\n" not in str(error.value)
+
+
+# -- what moto's CloudFormation leaves out of a stack (pipeline/local/moto_stacks.py) ------------
+
+def _state_machine_definition(cloudformation, stack: str) -> str:
+    arn = cloudformation.describe_stack_resources(StackName=stack)["StackResources"][0]["PhysicalResourceId"]
+    return boto3.client("stepfunctions", region_name=REGION).describe_state_machine(stateMachineArn=arn)["definition"]
+
+
+def test_moto_cloudformation_leaves_out_what_moto_stacks_does_around_it():
+    from pipeline.local.moto_stacks import generated_name
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True, "Parameters": {
+        "id.$": "$$.Execution.Id", "topic": "${Topic}"}}}})
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        role = boto3.client("iam", region_name=REGION).create_role(
+            RoleName="machine", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+        def create(stack: str, resources: dict) -> dict[str, str]:
+            cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": resources}))
+            return {row["LogicalResourceId"]: row["PhysicalResourceId"]
+                    for row in cloudformation.describe_stack_resources(StackName=stack)["StackResources"]}
+
+        # DefinitionSubstitutions are not applied (apply_substitutions does it after)...
+        create("substituted", {"M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "RoleArn": role, "DefinitionString": definition, "DefinitionSubstitutions": {"Topic": "arn:topic"}}}})
+        assert '"topic": "${Topic}"' in _state_machine_definition(cloudformation, "substituted")
+        # ... and Fn::Sub, which could, turns the context object's "$$" into "$".
+        create("subbed", {"M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "RoleArn": role, "DefinitionString": {"Fn::Sub": [definition, {"Topic": "arn:topic"}]}}}})
+        assert '"id.$": "$.Execution.Id"' in _state_machine_definition(cloudformation, "subbed")
+
+        # Bucket and table settings are ignored (complete_buckets, complete_tables).
+        made = create("settings", {
+            "B": {"Type": "AWS::S3::Bucket", "Properties": {
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True},
+                "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}},
+            "T": {"Type": "AWS::DynamoDB::Table", "Properties": {
+                "BillingMode": "PAY_PER_REQUEST", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires"},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}}})
+        s3, dynamodb = boto3.client("s3", region_name=REGION), boto3.client("dynamodb", region_name=REGION)
+        assert "Status" not in s3.get_bucket_versioning(Bucket=made["B"])
+        with pytest.raises(ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+            s3.get_public_access_block(Bucket=made["B"])
+        assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=made["B"])
+        assert dynamodb.describe_time_to_live(TableName=made["T"])["TimeToLiveDescription"]["TimeToLiveStatus"] == (
+            "DISABLED")
+        assert dynamodb.describe_continuous_backups(TableName=made["T"])["ContinuousBackupsDescription"][
+            "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+
+        # A name it generates is not shortened to the resource's limit (generated_name is).
+        long_stack = "s" * 100
+        with pytest.raises(Exception, match="length less than or equal to 80"):
+            create(long_stack, {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+                "RoleArn": role, "DefinitionString": definition}}})
+    assert len(generated_name(long_stack, "Machine", 80)) <= 80

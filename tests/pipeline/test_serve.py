@@ -24,13 +24,23 @@ FAULTS = ["--inject", "start-failure", "--inject", "throttle:RandomFailureFuncti
 
 @pytest.fixture(scope="module")
 def server():
+    served = Server("--parameter-overrides", "FailureRate=0")
+    yield served
+    if served.process.poll() is None:
+        served.stop()
+
+
+@pytest.fixture
+def faulty_server():
+    """A server of the test's own, whose faults meet its first uploads whatever ran before."""
     served = Server("--parameter-overrides", "FailureRate=0", *FAULTS)
     yield served
     if served.process.poll() is None:
         served.stop()
 
 
-def test_uploads_from_the_aws_cli_and_boto3_run_the_pipeline_and_failures_replay(server):
+def test_uploads_from_the_aws_cli_and_boto3_run_the_pipeline_and_failures_replay(faulty_server):
+    server = faulty_server
     env = server.environment()
     # The first upload meets the start failure: its event goes to the dead-letter queue.
     subprocess.run([aws_cli(), "s3", "cp", str(SAMPLES / "sales.csv"), f"s3://{server.bucket}/daily/dead.csv"],

@@ -16,14 +16,14 @@ import boto3
 
 from pipeline.ledger import files_seen
 from pipeline.local import persistence
-from pipeline.local.cloud import LocalCloud
+from pipeline.offline import OfflineCloud
 from pipeline.local.faults import Fault
 from tests.conftest import ROOT, SAMPLES, TEMPLATE
 from tests.pipeline.test_change_set_deploys import ARTIFACTS, STACK, change_set, execute, packaged_template_url
 from tests.serve_process import Server, statuses
 
 
-def _seen(cloud: LocalCloud) -> dict[str, list[tuple[str, list[str]]]]:
+def _seen(cloud: OfflineCloud) -> dict[str, list[tuple[str, list[str]]]]:
     """Each file the pipeline saw, with the outcome and path of each of its executions."""
     found: dict[str, list[tuple[str, list[str]]]] = {}
     for seen in files_seen(cloud.clients, cloud.stack, datetime.now(timezone.utc) - timedelta(hours=1)):
@@ -31,14 +31,14 @@ def _seen(cloud: LocalCloud) -> dict[str, list[tuple[str, list[str]]]]:
     return found
 
 
-def _histories(cloud: LocalCloud) -> dict[str, list[dict]]:
+def _histories(cloud: OfflineCloud) -> dict[str, list[dict]]:
     stepfunctions = cloud.clients.stepfunctions
     listed = stepfunctions.list_executions(stateMachineArn=cloud.stack.state_machine_arn)["executions"]
     return {execution["executionArn"]: stepfunctions.get_execution_history(executionArn=execution["executionArn"])["events"]
             for execution in listed}
 
 
-def _versions(cloud: LocalCloud, key: str) -> list[bytes]:
+def _versions(cloud: OfflineCloud, key: str) -> list[bytes]:
     """The object's versions, oldest first (S3 lists them newest first)."""
     s3 = cloud.clients.s3
     listed = s3.list_object_versions(Bucket=cloud.stack.bucket, Prefix=key)["Versions"]
@@ -46,7 +46,7 @@ def _versions(cloud: LocalCloud, key: str) -> list[bytes]:
             for version in reversed(listed)]
 
 
-def _items(cloud: LocalCloud) -> list[dict]:
+def _items(cloud: OfflineCloud) -> list[dict]:
     dynamodb = cloud.clients.dynamodb
     return sorted((item for name in dynamodb.list_tables()["TableNames"]
                    for item in dynamodb.scan(TableName=name)["Items"]), key=json.dumps)
@@ -55,7 +55,8 @@ def _items(cloud: LocalCloud) -> list[dict]:
 def test_a_restart_puts_back_objects_with_their_versions_executions_items_and_dead_letters(tmp_path):
     state, second = tmp_path / "state", tmp_path / "sales.csv"
     second.write_text("day,amount\n2026-12-04,7\n")
-    with LocalCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, faults=[Fault.parse("start-failure")]) as cloud:
+    faults = [Fault.parse("start-failure")]
+    with OfflineCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0, faults=faults) as cloud:
         results = cloud.run([SAMPLES / "inventory.csv"]) + cloud.run([SAMPLES / "sales.csv", SAMPLES / "notes.txt"])
         results += cloud.run([second])  # a second version of sales.csv
         assert [result.status for result in results] == ["DEAD_LETTERED", "SUCCEEDED", "FAILED", "SUCCEEDED"]
@@ -65,7 +66,7 @@ def test_a_restart_puts_back_objects_with_their_versions_executions_items_and_de
         saved = persistence.save(cloud, state)
     assert (saved.objects, saved.executions, saved.messages) == (4, 3, 1)
 
-    with LocalCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0) as cloud:
+    with OfflineCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0) as cloud:
         kept = persistence.restore(cloud, state)
         assert kept.not_kept == []
         assert cloud.stack.bucket == bucket  # the same stack name gives the same names
@@ -81,14 +82,14 @@ def test_a_restart_puts_back_objects_with_their_versions_executions_items_and_de
 
 
 def test_a_stack_sam_deploy_made_comes_back_with_its_code_from_the_artifacts_bucket(tmp_path):
-    with LocalCloud.start(time_scale=0) as cloud:
+    with OfflineCloud.start(time_scale=0) as cloud:
         execute(cloud, change_set(cloud, packaged_template_url(cloud), "CREATE", {"FailureRate": "0"}))
         assert cloud.run([SAMPLES / "sales.csv"])[0].status == "SUCCEEDED"
         bucket = cloud.stack.bucket
         cloud.stop_running()
         persistence.save(cloud, tmp_path)
 
-    with LocalCloud.start(time_scale=0) as cloud:
+    with OfflineCloud.start(time_scale=0) as cloud:
         kept = persistence.restore(cloud, tmp_path)
         assert (kept.stacks, kept.not_kept) == ([STACK], [])
         assert cloud.stack.name == STACK and cloud.stack.bucket == bucket
@@ -137,14 +138,14 @@ def test_a_state_that_cannot_be_read_is_refused_and_left_as_it_is(tmp_path):
 
 
 def test_with_empty_the_stack_from_template_yaml_is_not_deployed_again_but_its_objects_are_kept(tmp_path):
-    with LocalCloud.deploy(TEMPLATE, time_scale=0) as cloud:
+    with OfflineCloud.deploy(TEMPLATE, time_scale=0) as cloud:
         cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key="daily/notes.txt", Body=b"kept")
         bucket = cloud.stack.bucket
         cloud.run([SAMPLES / "notes.txt"])
         cloud.stop_running()
         persistence.save(cloud, tmp_path)
 
-    with LocalCloud.start(time_scale=0) as cloud:  # pipeline serve --empty
+    with OfflineCloud.start(time_scale=0) as cloud:  # pipeline serve --empty
         kept = persistence.restore(cloud, tmp_path)
         assert cloud.stack is None and kept.stacks == []
         assert kept.not_kept[0] == ("stack file-pipeline: it was deployed from a template file, "

@@ -13,6 +13,7 @@ import tomllib
 import pytest
 
 from tests.conftest import SAMPLES
+from tests.forks import Fork
 from tests.sam_deploy.sam_cli import Project
 from tests.serve_process import Server, aws_cli, statuses
 
@@ -92,8 +93,7 @@ def test_deploy_update_refused_update_and_delete_from_samconfig(project, server)
 
     # An update AWS would refuse: CloudTrail refuses a multi-Region trail without global service events.
     built = project.folder / ".aws-sam" / "build" / "template.yaml"
-    built.write_text(built.read_text(encoding="utf-8").replace("IsMultiRegionTrail: false",
-                                                               "IsMultiRegionTrail: true"), encoding="utf-8")
+    Fork(built).set_property("LandingWritesTrail", "IsMultiRegionTrail", True).write(built.parent, built.name)
     refused = project.run("deploy", "--parameter-overrides", "FailureRate=0 TriggerSource=CloudTrail", answers="y\n")
     said = refused.stdout + refused.stderr
     assert refused.returncode != 0, said[-4000:]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.local.change_sets import (
-    Processed, ResourceChange, S3Location, ValidationError, changes, missing_capability, resolve_parameters,
+    ProcessedTemplate, ResourceChange, S3Location, ValidationError, changes, missing_capability, resolve_parameters,
     template_location,
 )
 from pipeline.template import load_template
@@ -96,8 +96,8 @@ def test_iam_resources_need_the_iam_capability_and_named_ones_the_named_iam_capa
 CONTEXT = ("us-east-1", "123456789012", "file-pipeline")
 
 
-def processed(resources: dict, conditions: dict | None = None, **parameters: str) -> Processed:
-    return Processed("", parameters, {"Resources": resources, "Conditions": conditions or {}})
+def processed(resources: dict, conditions: dict | None = None, **parameters: str) -> ProcessedTemplate:
+    return ProcessedTemplate("", parameters, {"Resources": resources, "Conditions": conditions or {}})
 
 
 def test_a_parameter_change_modifies_each_resource_that_refers_to_it():

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pipeline.local.template import package
+from pipeline.local.packaging import package
 from pipeline.template import TemplateError, parse_parameter_overrides
 from tests.conftest import ROOT, TEMPLATE
 
@@ -57,6 +57,7 @@ def test_no_statement_grants_wildcards_beyond_the_allow_list(cloudformation):
 
 def test_every_bucket_refuses_plain_http_and_public_access(cloudformation):
     buckets = {k for k, v in cloudformation["Resources"].items() if v["Type"] == "AWS::S3::Bucket"}
+    assert "LandingBucket" in buckets
     policies = {v["Properties"]["Bucket"]["Ref"]: v for v in cloudformation["Resources"].values()
                 if v["Type"] == "AWS::S3::BucketPolicy"}
     for bucket in buckets:
@@ -70,6 +71,8 @@ def test_every_bucket_refuses_plain_http_and_public_access(cloudformation):
 def test_the_processing_function_reads_only_the_landing_bucket_and_its_own_records(cloudformation):
     role = cloudformation["Resources"]["RandomFailureFunctionRole"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    services = {action.split(":")[0] for statement in statements for action in as_list(statement["Action"])}
+    assert services == {"s3", "kms", "dynamodb"}  # each kind checked below is there to check
     for statement in statements:
         actions = as_list(statement["Action"])
         resource = json.dumps(statement["Resource"])

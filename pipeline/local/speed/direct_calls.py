@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from botocore.client import BaseClient
+from botocore.endpoint import Endpoint
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from moto.awslambda.models import lambda_backends
@@ -21,7 +23,11 @@ from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from pipeline.local.moto_core import LambdaInvoker
+from pipeline.local.patching import Private
 from pipeline.local.speed.json_answers import find_timestamp_members, json_value
+
+CLIENT_ENDPOINT = Private(BaseClient, "_endpoint", instance=True)
+PARSER_FACTORY = Private(Endpoint, "_response_parser_factory", instance=True)
 
 
 def as_client_error(error: Exception, operation: str) -> ClientError:
@@ -90,7 +96,8 @@ class DirectReadsClient:
         self._shapes = {name: client.meta.service_model.operation_model(name).output_shape for name in self.PARAMETERS}
         self._timestamps = {name: find_timestamp_members(shape) for name, shape in self._shapes.items()}
         # The parser the client's endpoint makes for each response (with the session's defaults).
-        self._parser = client._endpoint._response_parser_factory.create_parser(client.meta.service_model.protocol)
+        factory = PARSER_FACTORY.of(CLIENT_ENDPOINT.of(client))
+        self._parser = factory.create_parser(client.meta.service_model.protocol)
 
     def _answer(self, operation: str, read: Callable[[Any], Any]) -> dict[str, Any]:
         backend = stepfunctions_parser_backends[self._account_id][self._region]

@@ -6,17 +6,26 @@ called twice per processed file and by nobody else, so its DynamoDB runs here in
 other core: over 1,000 files the offline cloud's own CPU time per file went from 15 to 9 ms.
 
     python -m pipeline.local.speed.dynamodb_process   # prints its endpoint, serves until stdin closes
+
+The stack's tables, which moto's CloudFormation created in the cloud's process, are created
+again here (create_tables) with the settings the template gives them.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.clients import Clients
+    from pipeline.local.access import AccessControl
+    from pipeline.local.moto_stacks import Table
 
 
-class ServiceProcess:
-    """Starts at once; the endpoint is read when first asked for, so start-up overlaps a deploy."""
+class DynamoDBProcess:
+    """Starts at once; the endpoint is read when first asked for, so start-up overlaps a deploy
+    (a pipeline.local.plain_layer.ServiceProcess)."""
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
@@ -25,6 +34,7 @@ class ServiceProcess:
             start_new_session=True,  # Ctrl-C is the offline cloud's: it closes this process itself
         )
         self._endpoint: str | None = None
+        self._tables: list[str] = []  # the deployed stack's, created here
 
     @property
     def pid(self) -> int:
@@ -40,7 +50,16 @@ class ServiceProcess:
             self._endpoint = line
         return self._endpoint
 
-    def use_access_control(self, access: Any) -> None:
+    def stack_deployed(self, clients: Clients, tables: list[Table], access: AccessControl) -> None:
+        self._tables = [name for name, _ in tables]  # first: withdrawing a half-deployed stack drops them
+        create_tables(clients, self.endpoint, tables)
+        self._use_access_control(access)
+
+    def stack_withdrawn(self, clients: Clients) -> None:
+        delete_tables(clients, self.endpoint, self._tables)  # moto deletes its own
+        self._tables = []
+
+    def _use_access_control(self, access: AccessControl) -> None:
         """Hand the deployed stack's access rules to the process's gatekeeper."""
         import urllib.request
 
@@ -61,6 +80,55 @@ class ServiceProcess:
             self._process.wait()
         if self._process.stdout:
             self._process.stdout.close()
+
+
+def create_tables(clients: Clients, endpoint: str, tables: list[Table]) -> list[str]:
+    """Create each table moto's CloudFormation created in the DynamoDB at endpoint: keys, billing
+    and indexes as moto made them, then the template's settings (moto_stacks.complete_tables). Returns
+    the tables' names."""
+    from pipeline.local.access import table_encryption
+    from pipeline.local.moto_stacks import complete_tables
+
+    source = clients.session.client("dynamodb")
+    target = clients.session.client("dynamodb", endpoint_url=endpoint)
+    existing = set(target.list_tables()["TableNames"])
+    for name, properties in tables:
+        if name in existing:  # an update: the table keeps its items, as a table CloudFormation updates does
+            continue
+        table = source.describe_table(TableName=name)["Table"]
+        definition: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": table["KeySchema"],
+            "AttributeDefinitions": table["AttributeDefinitions"],
+            "BillingMode": table.get("BillingModeSummary", {}).get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if definition["BillingMode"] == "PROVISIONED":
+            throughput = table["ProvisionedThroughput"]
+            definition["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": throughput["ReadCapacityUnits"],
+                "WriteCapacityUnits": throughput["WriteCapacityUnits"],
+            }
+        for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if table.get(index_kind):
+                definition[index_kind] = [
+                    {key: index[key] for key in ("IndexName", "KeySchema", "Projection") if key in index}
+                    for index in table[index_kind]
+                ]
+        encryption = table_encryption(properties)
+        if encryption:
+            definition["SSESpecification"] = encryption
+        target.create_table(**definition)
+    complete_tables(target, tables)
+    return [name for name, _ in tables]
+
+
+def delete_tables(clients: Clients, endpoint: str, names: list[str]) -> None:
+    target = clients.session.client("dynamodb", endpoint_url=endpoint)
+    for name in names:
+        try:
+            target.delete_table(TableName=name)
+        except target.exceptions.ResourceNotFoundException:
+            pass
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
+from pipeline.local.patching import Private
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Set by the server per response; whatever the application says of them is not passed on.
@@ -53,6 +55,9 @@ def read_headers(rfile: Any) -> http.client.HTTPMessage:
             raise ValueError(f"Malformed header line {text!r}")
         value = value.strip()
     raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
+
+
+HEADERS_BUFFER = Private(BaseHTTPRequestHandler, "_headers_buffer", instance=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -180,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_header("Content-Length", str(len(body)))
-        self._headers_buffer.append(b"\r\n" + body)  # headers and body in one write
+        HEADERS_BUFFER.of(self).append(b"\r\n" + body)  # headers and body in one write
         self.flush_headers()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve

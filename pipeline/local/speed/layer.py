@@ -1,7 +1,7 @@
 """SpeedLayer: the speed layer's parts, by name, and how the offline cloud uses each.
 
-Importing this module imports moto's internals: go through moto_version.select_layer, which checks
-the pinned version first."""
+Importing this module imports moto's internals: go through pipeline.local.speed.select_layer, which
+checks the pinned version first."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pipeline.local.speed.moto_application import MotoApplication
 if TYPE_CHECKING:
     from pipeline.clients import Clients
     from pipeline.local.moto_core import LambdaInvoker, TaskClientFactory
-    from pipeline.local.speed.dynamodb_process import ServiceProcess
+    from pipeline.local.plain_layer import ServiceProcess
 
 PARTS = {
     "dynamodb-process": "DynamoDB in a moto server of its own, on the other core",
@@ -65,12 +65,12 @@ class SpeedLayer(PlainLayer):
     def __contains__(self, part: str) -> bool:
         return part in self.parts
 
-    def dynamodb_process(self) -> ServiceProcess | None:
+    def services(self) -> dict[str, ServiceProcess]:
         if "dynamodb-process" not in self:
-            return None
-        from pipeline.local.speed.dynamodb_process import ServiceProcess
+            return {}
+        from pipeline.local.speed.dynamodb_process import DynamoDBProcess
 
-        return ServiceProcess()
+        return {"dynamodb": DynamoDBProcess()}
 
     def application(self) -> Any:
         return MotoApplication() if "server-application" in self else super().application()

@@ -27,8 +27,12 @@ class MotoApplication:
     THROUGH_FLASK = frozenset({"moto_api", "iotdata", "instance_metadata"})
 
     def __init__(self) -> None:
+        from moto.moto_api import recorder
         from moto.moto_server.werkzeug_app import DISABLE_GLOBAL_CORS, DomainDispatcherApplication, create_backend_app
 
+        from pipeline.local.patching import Private
+
+        self._record_request = Private(recorder, "_record_request").of(recorder)
         self.dispatcher = DomainDispatcherApplication(create_backend_app)
         self.cors = not DISABLE_GLOBAL_CORS
         # Which service a host names does not change; moto lists its package directory to
@@ -50,7 +54,6 @@ class MotoApplication:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from botocore.exceptions import ClientError
-        from moto.moto_api import recorder
 
         app = self.dispatcher.get_application(environ)
         if app.service in self.THROUGH_FLASK or "HTTP_ORIGIN" in environ:
@@ -64,7 +67,7 @@ class MotoApplication:
         # What moto's view function (moto.core.utils.convert_to_flask_response) does with it:
         request = app.request_class(environ)
         try:
-            recorder._record_request(request)
+            self._record_request(request)
             result = handler(request, request.raw_url, dict(request.headers))
         except ClientError as exc:
             result = 400, {}, exc.response["Error"]["Message"]
@@ -86,8 +89,10 @@ def quick_dispatch() -> Iterator[None]:
     from moto.core import responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
+    from pipeline.local.patching import Patch, Private, applied
+
     method_names = responses.method_names_from_class
-    lex = ConditionExpressionParser._lex_condition_expression
+    lex = Private(ConditionExpressionParser, "_lex_condition_expression").of(ConditionExpressionParser)
 
     @lru_cache(maxsize=256)
     def cached_method_names(response_class: type) -> tuple[str, ...]:
@@ -103,10 +108,7 @@ def quick_dispatch() -> Iterator[None]:
         # Nodes are tuples whose children lists the parser never changes, so parses can share them.
         return deque(lexed(type(self), self.condition_expression))
 
-    responses.method_names_from_class = lambda response_class: list(cached_method_names(response_class))
-    ConditionExpressionParser._lex_condition_expression = cached_lex  # type: ignore[method-assign]
-    try:
+    with applied([Patch(responses, "method_names_from_class",
+                        lambda response_class: list(cached_method_names(response_class))),
+                  Patch(ConditionExpressionParser, "_lex_condition_expression", cached_lex)]):
         yield
-    finally:
-        responses.method_names_from_class = method_names
-        ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]

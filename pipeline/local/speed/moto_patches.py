@@ -1,7 +1,7 @@
 """The speed layer's patches into moto: each replaces a step moto repeats for every request,
 state or execution with one done once, and answers exactly as moto would.
 
-Each is named, so that `make bench --ablate` can leave one out and show what it pays; each is
+Each is named, so that `make bench ARGS="--ablate PART"` can leave one out and show what it pays; each is
 shown to answer as moto does in tests/pipeline/test_speed_layer.py.
 """
 
@@ -12,10 +12,15 @@ from functools import lru_cache
 from typing import Any
 
 from moto.core.base_backend import BackendDict
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
+from pipeline.local.patching import Private
+
+EVENTS_LOCK = Private(EventManager, "_mutex", instance=True)
+HISTORY_EVENTS = Private(EventManager, "_history_event_list", instance=True)
 _original_parse = AmazonStateLanguageParser.parse
 _original_account_backends = BackendDict.__getitem__
 
@@ -72,8 +77,8 @@ def release_interpreter(execution: Any) -> None:
     if worker is None or getattr(worker, "env", None) is None:
         return
     events = worker.env.event_manager
-    with events._mutex:  # the interpreter has ended and is let go: its events need no deep copy
-        execution.exec_worker = EndedWorker(list(events._history_event_list))
+    with EVENTS_LOCK.of(events):  # the interpreter has ended and is let go: its events need no deep copy
+        execution.exec_worker = EndedWorker(list(HISTORY_EVENTS.of(events)))
     for thread in [thread for thread in TMP_THREADS if not thread.is_alive()]:
         try:
             TMP_THREADS.remove(thread)
