@@ -9,7 +9,7 @@ LINT_INSTALLED := $(LINT_VENV)/.installed
 PYTHON313 ?= $(shell for p in $$(ls $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null) \
 	$$(command -v python3.13); do "$$p" --version >/dev/null 2>&1 && echo "$$p" && break; done)
 
-.PHONY: demo test lint build bench fixtures graph clean print-python313 local-invoke sam
+.PHONY: demo test lint build bench bench-compare fixtures graph clean print-python313 local-invoke sam
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,12 @@ demo: $(INSTALLED)  ## run samples/ through the pipeline in the offline cloud
 test: $(INSTALLED)  ## the whole suite (integration tests run only with AWS_SAM_STACK_NAME set)
 	$(BIN)/python -m pytest
 
-bench: $(INSTALLED)  ## speed, memory and cold starts; the last line is JSON
-	$(BIN)/python -m pipeline.bench
+bench: $(INSTALLED)  ## speed, memory and cold starts; the last line is JSON (ARGS="--ablate PART" and others pass on)
+	$(BIN)/python -m pipeline.bench $(ARGS)
+
+bench-compare: $(INSTALLED)  ## this tree against REF=commit in alternating whole runs (ARGS="--rounds 5" and others pass on)
+	@test -n "$(REF)" || { echo "make bench-compare REF=<commit>" >&2; exit 2; }
+	$(BIN)/python -m pipeline.bench_compare $(REF) $(ARGS)
 
 graph: $(INSTALLED)  ## redraw the state machine in docs/how-it-works.md and docs/state-machine.svg
 	$(BIN)/pipeline graph --update-doc docs/how-it-works.md
