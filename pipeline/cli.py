@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.driver import FileResult, RunInterrupted, run_files
+from pipeline.driver import RunInterrupted, run_files
+from pipeline.results import FileResult
 from pipeline.output import (
     EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, interrupted, print_progress, print_results,
 )

@@ -58,7 +58,8 @@ def status(args: argparse.Namespace) -> int:
 def replay(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from pipeline.driver import FileResult, RunInterrupted, follow_started, interruptible
+    from pipeline.driver import RunInterrupted, follow_started, interruptible
+    from pipeline.results import FileResult
     from pipeline.replay import ReplayError, plan, start
 
     clients, stack, since = _window(args)

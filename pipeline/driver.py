@@ -4,93 +4,27 @@ Everything goes through boto3 clients and public APIs: PutObject, TestEventPatte
 upload expected to start an execution at all?), ListExecutions (which executions have ended?)
 and GetExecutionHistory (which object did an execution announce, how did it end, which states
 ran, and what notification was published). The same code follows the offline cloud and a
-deployed stack.
+deployed stack. What happened to each file is a pipeline.results.FileResult; how an ended
+execution went is read from its history by pipeline.history.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
 from pipeline.events import ObjectWrite, cloudtrail_object_write, s3_object_created
-from pipeline.payloads import payload_digest
+from pipeline.history import ENDED, EXECUTION_END_EVENTS, announced_objects, execution_input, read_ending
+from pipeline.results import TERMINAL, FileResult, Progress
 from pipeline.stack import PipelineStack
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "DEAD_LETTERED", "LOST"}
-SNS_PUBLISH = "arn:aws:states:::sns:publish"
 CLOCK_SKEW = timedelta(minutes=5)  # between this machine and the Step Functions service
-
-
-@dataclass(frozen=True)
-class Notification:
-    subject: str | None
-    message: str
-
-
-@dataclass(frozen=True)
-class StateVisit:
-    """One state the execution entered, with the task attempts and waits it took."""
-
-    name: str
-    attempts: int = 0
-    errors: tuple[str, ...] = ()
-    outcome: str = "entered"
-    waits_s: tuple[float, ...] = ()
-    payload_digests: tuple[str, ...] = ()
-
-
-@dataclass
-class FileResult:
-    """What happened to one uploaded file."""
-
-    file: str
-    bucket: str
-    key: str
-    status: str = "PENDING"
-    states: list[str] = field(default_factory=list)
-    error: str | None = None
-    cause: str | None = None
-    notification: Notification | None = None
-    execution_arn: str | None = None
-    duration_ms: float | None = None
-    reason: str | None = None
-    version_id: str | None = None
-    latency_ms: float | None = None
-    uploaded_at: float | None = None
-    visits: list[StateVisit] = field(default_factory=list)
-    history: list[dict[str, Any]] | None = None
-
-    @property
-    def accounted_for(self) -> bool:
-        """SUCCEEDED, FAILED with a notification, or IGNORED with a reason."""
-        return (
-            self.status == "SUCCEEDED"
-            or (self.status == "FAILED" and self.notification is not None)
-            or (self.status == "IGNORED" and bool(self.reason))
-        )
-
-    @property
-    def retries(self) -> int:
-        """Task attempts beyond the first, over every state (Retry at work)."""
-        return sum(max(visit.attempts - 1, 0) for visit in self.visits)
-
-    def to_json(self) -> dict[str, Any]:
-        record = asdict(self)
-        record.pop("visits")
-        record.pop("history")
-        record.pop("uploaded_at")
-        record["retries"] = self.retries
-        return record
-
-
-Progress = Callable[[FileResult, int, int], None]
 
 
 def object_key(path: Path, prefix: str) -> str:
@@ -222,38 +156,6 @@ def _why_no_rule_fires(clients: Any, stack: PipelineStack, key: str, size: int) 
     return f"no rule matches key {key!r}; rules: {names}{note}"
 
 
-def announced_objects(execution_input: str) -> list[tuple[str, str, str | None]]:
-    """(bucket, key, version) of the object an execution's input announces. An S3 EventBridge
-    event gives two candidates when its key reads differently form-decoded and as sent: AWS does
-    not document which S3 sends, and the version tells them apart."""
-    announced = _announced_object(execution_input)
-    if announced is None:
-        return []
-    bucket, key, version, sent = announced
-    return [(bucket, key, version)] + ([(bucket, sent, version)] if sent != key else [])
-
-
-def _announced_object(execution_input: str) -> tuple[str, str, str | None, str] | None:
-    try:
-        event = json.loads(execution_input)
-    except (TypeError, json.JSONDecodeError):
-        return None
-    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
-        return None
-    detail = event["detail"]
-    if event.get("detail-type") == "Object Created":
-        obj = detail.get("object") or {}
-        bucket = (detail.get("bucket") or {}).get("name")
-        if isinstance(obj.get("key"), str) and bucket:
-            return bucket, unquote_plus(obj["key"]), obj.get("version-id"), obj["key"]
-    if event.get("detail-type") == "AWS API Call via CloudTrail":
-        params = detail.get("requestParameters") or {}
-        response = detail.get("responseElements") or {}
-        if isinstance(params.get("key"), str) and params.get("bucketName"):
-            return params["bucketName"], params["key"], response.get("x-amz-version-id"), params["key"]
-    return None
-
-
 class DeadLetterWatcher:
     """Peeks at the rule's dead-letter queue (without consuming it) for events of waiting files,
     and counts the events EventBridge could send neither to the state machine nor to the queue
@@ -319,17 +221,6 @@ class DeadLetterWatcher:
             result.cause = attributes.get("ERROR_MESSAGE")
             result.reason = (f"the rule could not start an execution ({result.error}); "
                              f"the event is kept in the dead-letter queue {self._queue_url}")
-
-
-EXECUTION_END_EVENTS = {
-    "ExecutionSucceeded": ("SUCCEEDED", None),
-    "ExecutionFailed": ("FAILED", "executionFailedEventDetails"),
-    "ExecutionTimedOut": ("TIMED_OUT", "executionTimedOutEventDetails"),
-    "ExecutionAborted": ("ABORTED", "executionAbortedEventDetails"),
-}
-
-
-ENDED = {status for status, _ in EXECUTION_END_EVENTS.values()}
 
 
 class ExecutionFollower:
@@ -414,25 +305,6 @@ class ExecutionFollower:
         return events
 
 
-def read_ending(result: FileResult, listed: dict[str, Any], history: list[dict[str, Any]],
-                keep_history: bool = False) -> None:
-    """Fill in how an ended execution went: status, error and cause, duration, states, notification."""
-    result.status, details = EXECUTION_END_EVENTS[history[-1]["type"]]
-    failure = history[-1].get(details, {}) if details else {}
-    result.error = failure.get("error")
-    result.cause = failure.get("cause")
-    started_at = listed.get("startDate") or history[0]["timestamp"]
-    stopped_at = listed.get("stopDate") or history[-1]["timestamp"]
-    result.duration_ms = round((stopped_at - started_at).total_seconds() * 1000, 1)
-    if result.uploaded_at is not None:  # upload to terminal state
-        result.latency_ms = round((stopped_at.timestamp() - result.uploaded_at) * 1000, 1)
-    result.visits = visits_from_history(history)
-    result.states = [visit.name for visit in result.visits]
-    result.notification = notification_from_history(history)
-    if keep_history:
-        result.history = history
-
-
 def follow_started(clients: Any, stack: PipelineStack, results: Sequence[FileResult], *, timeout_s: float = 300.0,
                    poll_s: float = 0.05, on_result: Progress | None = None, keep_history: bool = False,
                    ) -> list[FileResult]:
@@ -461,60 +333,3 @@ def follow_started(clients: Any, stack: PipelineStack, results: Sequence[FileRes
     return list(results)
 
 
-def execution_input(history: list[dict[str, Any]]) -> str:
-    """The input an execution started with, from its ExecutionStarted event."""
-    for event in history:
-        if event["type"] == "ExecutionStarted":
-            return event.get("executionStartedEventDetails", {}).get("input", "")
-    return ""
-
-
-def visits_from_history(history: list[dict[str, Any]]) -> list[StateVisit]:
-    """The states entered, in order, with task attempts, the errors of failed attempts, and the
-    waits between attempts (the Retry backoff, as it happened)."""
-    visits: list[dict[str, Any]] = []
-    failed_at = None
-    for event in history:
-        kind = event["type"]
-        if kind.endswith("StateEntered"):
-            visits.append({"name": event["stateEnteredEventDetails"]["name"], "attempts": 0, "errors": [],
-                           "outcome": "entered", "waits": [], "digests": []})
-            failed_at = None
-        elif not visits:
-            continue
-        elif kind == "TaskScheduled":
-            visits[-1]["attempts"] += 1
-            if failed_at is not None:
-                visits[-1]["waits"].append(round((event["timestamp"] - failed_at).total_seconds(), 3))
-            parameters = json.loads(event["taskScheduledEventDetails"].get("parameters") or "{}")
-            if "Payload" in parameters:
-                visits[-1]["digests"].append(payload_digest(parameters["Payload"]))
-        elif kind in ("TaskFailed", "TaskTimedOut"):
-            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
-            visits[-1]["errors"].append(details.get("error", kind))
-            failed_at = event["timestamp"]
-        elif kind.endswith("StateExited"):
-            visits[-1]["outcome"] = "exited"
-        elif kind == "ExecutionFailed":
-            visits[-1]["outcome"] = "failed"
-        elif kind == "ExecutionSucceeded":
-            visits[-1]["outcome"] = "succeeded"
-    return [StateVisit(v["name"], v["attempts"], tuple(v["errors"]), v["outcome"], tuple(v["waits"]),
-                       tuple(v["digests"])) for v in visits]
-
-
-def notification_from_history(history: list[dict[str, Any]]) -> Notification | None:
-    """The SNS message the execution published (a TaskScheduled for sns:publish that succeeded)."""
-    scheduled: dict[str, Any] | None = None
-    for event in history:
-        if event["type"] == "TaskScheduled":
-            details = event["taskScheduledEventDetails"]
-            if details.get("resourceType") == "sns" and details.get("resource") == "publish":
-                scheduled = json.loads(details["parameters"])
-            else:
-                scheduled = None
-        elif event["type"] == "TaskSucceeded" and scheduled is not None:
-            message = scheduled.get("Message", "")  # a definition may publish JSON: SNS sends it as text
-            text = message if isinstance(message, str) else json.dumps(message, indent=2, ensure_ascii=False)
-            return Notification(subject=scheduled.get("Subject"), message=text)
-    return None

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline.driver import ENDED, EXECUTION_END_EVENTS, FileResult, announced_objects, execution_input, read_ending
+from pipeline.history import ENDED, EXECUTION_END_EVENTS, announced_objects, execution_input, read_ending
+from pipeline.results import FileResult
 from pipeline.stack import PipelineStack
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")

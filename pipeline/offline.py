@@ -16,7 +16,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from pipeline.driver import FileResult, run_files
+from pipeline.driver import run_files
+from pipeline.results import FileResult
 from pipeline.local.cloud import LocalCloud
 from pipeline.local.plain_layer import PlainLayer
 from pipeline.local.speed import select_layer

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.driver import FileResult
+from pipeline.results import FileResult
 from pipeline.ledger import FileRecord, dead_letters, executions
 from pipeline.stack import PipelineStack
 

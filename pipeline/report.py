@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.driver import FileResult, StateVisit
+from pipeline.results import FileResult, StateVisit
 from pipeline.graph import Highlight, StateGraph
 
 PER_FILE_GRAPHS = 50  # above this many files, one shared graph highlights the selected file

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.driver import FileResult
+from pipeline.results import FileResult
 from pipeline.ledger import FileRecord, dead_letters, executions
 from pipeline.output import EXIT_INTERRUPTED, UsageError
 from pipeline.stack import PipelineStack

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.driver import FileResult
+from pipeline.results import FileResult
 from pipeline.offline import OfflineCloud
 from tests.conftest import TEMPLATE, write_files
 from tests.forks import STATE_MACHINE, Fork

@@ -350,8 +350,12 @@ def test_a_core_import_that_fails_is_one_line(monkeypatch):
 # -- what moto's CloudFormation leaves out of a stack (pipeline/local/moto_stacks.py) ------------
 
 def _state_machine_definition(cloudformation, stack: str) -> str:
+    """As moto's CloudFormation created it, in the backend it creates state machines in (whichever
+    backend the Step Functions API reads, as moto is configured)."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
     arn = cloudformation.describe_stack_resources(StackName=stack)["StackResources"][0]["PhysicalResourceId"]
-    return boto3.client("stepfunctions", region_name=REGION).describe_state_machine(stateMachineArn=arn)["definition"]
+    return stepfunctions_backends[ACCOUNT_ID][REGION].describe_state_machine(arn).definition
 
 
 def test_moto_cloudformation_leaves_out_what_moto_stacks_does_around_it():

@@ -4,7 +4,7 @@ import json
 import threading
 import time
 
-from pipeline.driver import FileResult
+from pipeline.results import FileResult
 from tests.offline import execution_output, follow_execution as follow, run_one
 
 

@@ -6,7 +6,8 @@ import unicodedata
 
 import pytest
 
-from pipeline.driver import ExecutionFollower, FileResult
+from pipeline.driver import ExecutionFollower
+from pipeline.results import FileResult
 from tests.offline import execution_output, follow_execution
 
 CSV = b"id,v\n1,2\n"

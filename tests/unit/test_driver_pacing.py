@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import driver
+from pipeline.results import FileResult
 from pipeline.stack import PipelineStack
 
 
@@ -52,7 +53,7 @@ class ScriptedCloud:
         monkeypatch.setattr(driver, "_upload", upload)
         monkeypatch.setattr(driver.time, "sleep", lambda seconds: cloud.log.append("sleep"))
 
-    def run(self, count: int, **options) -> list[driver.FileResult]:
+    def run(self, count: int, **options) -> list[FileResult]:
         stack = PipelineStack("s", "bucket", "arn:sm", "arn:topic", "https://queue", (), {})
         return driver.run_files(None, stack, [Path(f"f{n}.csv") for n in range(count)], **options)
 

@@ -4,7 +4,8 @@ import json
 from datetime import datetime, timezone
 
 from pipeline.output import notification_title
-from pipeline.driver import FileResult, notification_from_history
+from pipeline.history import notification_from_history
+from pipeline.results import FileResult
 
 NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
 
