@@ -88,7 +88,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfun
 from pipeline.local import moto_tasks
 from pipeline.local.moto_change_sets import installed as change_sets_installed
 from pipeline.local.moto_eventbridge import test_event_pattern
-from pipeline.local.moto_stacks import stable_resource_name
+from pipeline.local.moto_stacks import stable_suffix
 from pipeline.local.patching import Patch, Private, applied
 from pipeline.local.service_actions import iam_prefix
 
@@ -349,6 +349,23 @@ def installed(
             yield
     finally:
         quiet.setLevel(previous_level)
+
+
+_moto_resource_name = cloudformation_parsing.generate_resource_name
+
+
+def stable_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+    """moto's names for what CloudFormation names (the stack name, the logical ID and a suffix,
+    shortened as each type needs), with stable_suffix's suffix instead of a random one."""
+    suffix = stable_suffix(stack_name, logical_id)
+    if resource_type == "AWS::S3::Bucket":
+        right = f"-{logical_id}-{suffix}"
+        return f"{stack_name[:63 - len(right)]}{right}".lower()
+    if resource_type == "AWS::IAM::Policy":
+        return f"{stack_name[:5]}-{logical_id[:4]}-{suffix}"
+    if resource_type.startswith("AWS::ElasticLoadBalancingV2::"):
+        return _moto_resource_name(resource_type, stack_name, logical_id)
+    return f"{stack_name}-{logical_id}-{suffix}"
 
 
 def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]:

@@ -7,11 +7,15 @@ around it through the services' public APIs (tests/pipeline/test_moto_core.py sh
 - Names CloudFormation generates: moto's are stack-logicalId-random without a limit and new on
   every deploy; CloudFormation shortens the stack name and logical ID to fit the resource's limit
   ("Name type", CloudFormation User Guide); here the suffix is also the same for the same stack
-  and resource, so a stack deployed again has the same names (stable_resource_name, generated_name).
+  and resource, so a stack deployed again has the same names (generated_name, and
+  moto_core.stable_resource_name for the names moto's CloudFormation generates itself).
 - Bucket settings moto ignores: versioning, public access block, EventBridge notifications
   (complete_buckets).
 - Table settings moto ignores: TTL, point-in-time recovery and, on a table it created, the
   encryption (complete_tables).
+
+Nothing of moto is imported here: the cloud imports this module before moto_version has checked
+the installed moto.
 """
 
 from __future__ import annotations
@@ -22,8 +26,6 @@ import json
 import string
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from moto.cloudformation import parsing as cloudformation_parsing
 
 from pipeline.local.change_sets import moto_skipped_types
 from pipeline.template import TemplateError
@@ -108,24 +110,6 @@ def generated_name(stack_name: str, logical_id: str, limit: int) -> str:
     stack_part = stack_name[: max(room - min(len(logical_id), room // 2), room // 2)]
     logical_part = logical_id[: room - len(stack_part)]
     return f"{stack_part}-{logical_part}-{suffix}"
-
-
-_moto_resource_name = cloudformation_parsing.generate_resource_name
-
-
-def stable_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
-    """moto's names for what CloudFormation names (the stack name, the logical ID and a suffix,
-    shortened as each type needs), with stable_suffix's suffix instead of a random one (a core
-    hook: moto_core patches moto's generate_resource_name with it)."""
-    suffix = stable_suffix(stack_name, logical_id)
-    if resource_type == "AWS::S3::Bucket":
-        right = f"-{logical_id}-{suffix}"
-        return f"{stack_name[:63 - len(right)]}{right}".lower()
-    if resource_type == "AWS::IAM::Policy":
-        return f"{stack_name[:5]}-{logical_id[:4]}-{suffix}"
-    if resource_type.startswith("AWS::ElasticLoadBalancingV2::"):
-        return _moto_resource_name(resource_type, stack_name, logical_id)
-    return f"{stack_name}-{logical_id}-{suffix}"
 
 
 def apply_substitutions(clients: Clients, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:

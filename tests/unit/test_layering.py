@@ -110,3 +110,19 @@ def test_the_core_imports_neither_the_speed_layer_nor_the_driver_nor_the_command
                              and imported not in CORE_MAY_IMPORT or imported.startswith("pipeline.local.speed"))
               for module in core}
     assert {module: imported for module, imported in beyond.items() if imported} == {}
+
+
+CLOUD_IMPORT = """
+import sys
+import moto
+public = {name for name in sys.modules if name.startswith("moto")}
+import pipeline.offline
+print(" ".join(sorted(name for name in sys.modules if name.startswith("moto") and name not in public)))
+"""
+
+
+def test_importing_the_offline_cloud_imports_none_of_moto_s_internals_before_its_version_is_checked():
+    """moto_version.load_core checks the installed moto first; importing the cloud imports only
+    moto's package (for its version), not one of the modules the core reaches into."""
+    done = subprocess.run([sys.executable, "-c", CLOUD_IMPORT], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []
