@@ -11,7 +11,7 @@ and files are run through the stack by the same driver that runs them in AWS.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.driver import run_files
 from pipeline.results import FileResult
 from pipeline.local.cloud import LocalCloud
+from pipeline.local.moto_version import load_core
 from pipeline.local.plain_layer import PlainLayer
 from pipeline.local.speed import select_layer
 
@@ -27,12 +28,14 @@ class OfflineCloud(LocalCloud):
     """LocalCloud with the speed layer on unless asked otherwise, and files run through it."""
 
     @classmethod
-    def start(cls, *, fast: bool | None = None, skip: Collection[str] = (), layer: PlainLayer | None = None,
+    def start(cls, *, fast: bool | None = None, layer: PlainLayer | None = None,
               **options: Any) -> AbstractContextManager[OfflineCloud]:  # type: ignore[override]
-        """LocalCloud.start with the layer select_layer(fast, skip) picks: fast=None as the
-        environment says (PIPELINE_OFFLINE_FAST=0 turns the speed layer off), False the core alone;
-        layer gives one outright."""
-        return super().start(layer=layer or select_layer(fast, skip), **options)  # type: ignore[return-value]
+        """LocalCloud.start with the layer select_layer(fast) picks: fast=None as the environment
+        says (PIPELINE_OFFLINE_FAST=0 turns the speed layer off), False the core alone; layer gives
+        one outright. The core is loaded first: on a moto it cannot run on, one line says so before
+        the speed layer (which builds on the core) is imported."""
+        load_core()
+        return super().start(layer=layer or select_layer(fast), **options)  # type: ignore[return-value]
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[FileResult]:
         """Upload files and follow each to its end (options: those of pipeline.driver.run_files)."""

@@ -81,9 +81,11 @@ def print_notifications(results: Sequence[FileResult], out: TextIO) -> None:
         print(result.notification.message.rstrip(), file=out)
 
 
-def interrupted(results: Sequence[FileResult], next_step: str, as_json: bool, out: TextIO = sys.stderr) -> int:
+def interrupted(results: Sequence[FileResult], next_step: str, as_json: bool, out: TextIO | None = None) -> int:
     """Ctrl-C or SIGTERM: the files that finished, as usual, then one short account of the rest
-    and what to do about them (next_step: a line); exit status 130."""
+    and what to do about them (next_step: a line), on out (standard error as it is when called);
+    exit status 130."""
+    out = out or sys.stderr
     finished = [result for result in results if result.status in TERMINAL or result.status == "IGNORED"]
     if finished:
         print_results(finished, as_json)

@@ -86,8 +86,7 @@ def start(clients: Any, stack: PipelineStack, chosen: ReplayPlan, started: list[
             raise ReplayError(f"a dead-lettered event was meant for {target}, not this stack's state machine")
         execution_arn = clients.stepfunctions.start_execution(
             stateMachineArn=stack.state_machine_arn, name=f"replay-{uuid.uuid4()}", input=seen.event)["executionArn"]
+        started.append(FileResult(file=seen.result.key, bucket=seen.result.bucket, key=seen.result.key,
+                                  execution_arn=execution_arn, version_id=seen.result.version_id, status="RUNNING"))
         if seen.receipt_handle is not None:
             clients.sqs.delete_message(QueueUrl=stack.dead_letter_queue_url, ReceiptHandle=seen.receipt_handle)
-        result = FileResult(file=seen.result.key, bucket=seen.result.bucket, key=seen.result.key,
-                            execution_arn=execution_arn, version_id=seen.result.version_id, status="RUNNING")
-        started.append(result)

@@ -166,10 +166,11 @@ def stopped_line(watcher: Watcher) -> str:
 
 
 @contextmanager
-def state_kept(cloud: Any, directory: Path | None, out: TextIO = sys.stdout) -> Iterator[None]:
+def state_kept(cloud: Any, directory: Path | None, out: TextIO | None = None) -> Iterator[None]:
     """`--state DIR`: what DIR holds put back into the cloud (an OfflineCloud) as it starts, and the
     cloud's state saved there as it stops. A state that could not be put back whole is not
     overwritten."""
+    out = out or sys.stdout
     if directory is None:
         yield
         return
@@ -201,12 +202,13 @@ def state_kept(cloud: Any, directory: Path | None, out: TextIO = sys.stdout) -> 
                 print(f"  not kept: {line}", file=out, flush=True)
 
 
-def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO = sys.stdout, poll_s: float = 0.25) -> int:
+def serve(deploy: Callable[[SitePages], Any], template: str, out: TextIO | None = None, poll_s: float = 0.25) -> int:
     """Deploy (deploy(pages) gives the OfflineCloud context), print how to reach it, and follow the
     pipeline until interrupted."""
     from pipeline.graph import StateGraph
     from pipeline.report import render_report
 
+    out = out or sys.stdout
     pages = SitePages()
 
     def interrupted(signum: int, frame: Any) -> None:

@@ -339,5 +339,5 @@ def _refers_to(value: Any, parameters: set[str], conditions: set[str]) -> bool:
 
 
 __all__ = ["ProcessedTemplate", "ResourceChange", "S3Location", "StackRecords", "TemplateError",
-           "ValidationError", "changes", "missing_capability", "moto_skipped_types", "present", "process", "resolve_parameters",
-           "template_location"]
+           "ValidationError", "changes", "missing_capability", "moto_skipped_types", "process_template",
+           "resolve_parameters", "resources_present", "template_location"]

@@ -14,7 +14,6 @@ the cloud, services call each other directly, as they do in AWS.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -76,6 +75,12 @@ def _refused(template_name: str, refusals: list[Refusal]) -> DeployRefused:
     return DeployRefused(f"{who} {template_name}: {refusals[0].line()}{more}")
 
 
+def _layer_unfit(layer: PlainLayer, error: MotoChanged) -> RuntimeError:
+    """A speed layer is only used with the pinned moto, so a reach that no longer fits is its bug."""
+    return RuntimeError(f"the {layer.name} layer no longer fits moto {PINNED_MOTO}: {error}; "
+                        "PIPELINE_OFFLINE_FAST=0 runs without it")
+
+
 STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
 
@@ -115,8 +120,8 @@ class LocalCloud:
         self.template_stack: str | None = None  # the stack deploy made from a template file, if any
         self.stack_changes = 0  # stacks applied or withdrawn so far (pipeline serve says when it changes)
         self.records = StackRecords()  # what CloudFormation was given for each stack (moto_change_sets)
-        self.executions_reported = 0  # ended, their metrics published and alarms evaluated
-        self._reported = threading.Condition()
+        self._reported: set[str] = set()  # executions ended, their metrics published and alarms evaluated
+        self._reporting = threading.Condition()
         self._core = core
         self._exits = exits
         self._running = False
@@ -212,7 +217,10 @@ class LocalCloud:
             code_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-deployed-code-")))
             runtime = LambdaRuntime(region, max_environments)
             stack.callback(runtime.close)
-            cloud = cls(clients, runtime, layer, core, FaultPlan(list(faults)), time_scale, stack, code_root)
+            try:
+                cloud = cls(clients, runtime, layer, core, FaultPlan(list(faults)), time_scale, stack, code_root)
+            except MotoChanged as error:  # the layer's server application reaches into moto
+                raise _layer_unfit(layer, error) from None
             cloud.services = services
             cloud.bus.key_form = eventbridge_key_form
             try:
@@ -233,9 +241,8 @@ class LocalCloud:
                 raise unsupported(error) from None
             try:
                 stack.enter_context(layer.installed())
-            except MotoChanged as error:  # only with the pinned moto, so a bug in the speed layer
-                raise RuntimeError(f"the speed layer no longer fits moto {PINNED_MOTO}: {error}; "
-                                   "PIPELINE_OFFLINE_FAST=0 runs without it") from None
+            except MotoChanged as error:
+                raise _layer_unfit(layer, error) from None
             stack.callback(cloud.stop_running)  # first, while every hook is still in place
             yield cloud
 
@@ -274,15 +281,15 @@ class LocalCloud:
 
     def _after_execution_end(self, execution: Any) -> None:
         self.layer.after_execution_end(execution)
-        with self._reported:
-            self.executions_reported += 1
-            self._reported.notify_all()
+        with self._reporting:
+            self._reported.add(execution.exec_arn)
+            self._reporting.notify_all()
 
-    def wait_for_reports(self, count: int, timeout_s: float = 10) -> bool:
-        """Wait until count executions have ended and been reported (their metrics published,
-        the alarms that watch them evaluated): a moment after each history shows its end."""
-        with self._reported:
-            return self._reported.wait_for(lambda: self.executions_reported >= count, timeout_s)
+    def wait_for_report(self, execution_arn: str, timeout_s: float = 10) -> bool:
+        """Wait until the execution has ended and been reported (its metrics published, the
+        alarms that watch them evaluated): a moment after its history shows its end."""
+        with self._reporting:
+            return self._reporting.wait_for(lambda: execution_arn in self._reported, timeout_s)
 
     def _count_lost_event(self, rule_name: str) -> None:
         self.clients.cloudwatch.put_metric_data(Namespace="AWS/Events", MetricData=lost_event_metric(rule_name))
@@ -324,7 +331,7 @@ class LocalCloud:
         for service, process in self.services.items():
             # One endpoint for every caller: the cloud's clients, AWS clients, tasks, functions.
             clients.endpoints[service] = self.forwarding.endpoints[service] = process.endpoint
-            self.runtime.use_endpoint(process.endpoint, service)
+            self.runtime.use_endpoint(process.endpoint, service=service)
             process.stack_deployed(clients, tables, access)
         # Every environment of the previous deployment goes: its credentials belong to that one.
         self.runtime.replace(specs)

@@ -225,7 +225,7 @@ class LambdaRuntime:
         self._closed = False
         self.reports: list[InvocationReport] = []
 
-    def use_endpoint(self, endpoint_url: str, service: str | None = None) -> None:
+    def use_endpoint(self, endpoint_url: str, *, service: str | None = None) -> None:
         """Send the handlers' calls to endpoint_url: every service's, or one service's
         (environments started from now on)."""
         self._base_env[f"AWS_ENDPOINT_URL_{service.upper()}" if service else "AWS_ENDPOINT_URL"] = endpoint_url

@@ -62,7 +62,9 @@ def test_an_interrupted_run_says_what_finished_and_how_to_run_the_rest(tmp_path,
     summary = re.search(r"Interrupted: (\d+) of 12 files finished.*, (\d+) in flight, (\d+) not started\.", stderr)
     assert summary, stderr
     assert int(summary.group(1)) + int(summary.group(2)) + int(summary.group(3)) == 12
-    assert "Run them again: pipeline run " in stderr and "part-11.csv" in stderr.split("Run them again:")[1]
+    not_finished = stderr.split("Not finished: ", 1)[1].splitlines()[0].split(", ")
+    rerun = stderr.split("Run them again: pipeline run ", 1)[1].splitlines()[0]
+    assert not_finished and all(f"/{key} " in f"{rerun} " for key in not_finished), stderr
     assert not [pid for pid in children if alive(pid)]
 
 

@@ -119,7 +119,7 @@ def run_check(template: Path, check: Check) -> Outcome | TemplateError | None:
             (result,) = cloud.run([SAMPLES / check.file])
             # The alarm acts when the execution's end is reported, a moment after the history shows
             # it (in AWS, minutes after).
-            assert result.execution_arn is None or cloud.wait_for_reports(1)
+            assert result.execution_arn is None or cloud.wait_for_report(result.execution_arn)
             return Outcome(result, list(cloud.alarms.history))
     except TemplateError as refused:
         return refused

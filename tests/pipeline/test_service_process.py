@@ -41,6 +41,5 @@ def test_the_offline_cloud_ends_its_service_process(deploy):
     endpoint, pid = cloud.clients.endpoints["dynamodb"], cloud.services["dynamodb"].pid
     assert endpoint.startswith("http://127.0.0.1:") and not _refuses_connections(endpoint)
     deploy(FailureRate=0, fast=True)  # the fixture tears the first cloud down before deploying again
-    assert _refuses_connections(endpoint)
-    with pytest.raises(ProcessLookupError):
+    with pytest.raises(ProcessLookupError):  # ended and reaped (its port may serve the new process now)
         os.kill(pid, 0)

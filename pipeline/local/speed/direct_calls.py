@@ -8,7 +8,7 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.client import BaseClient
 from botocore.endpoint import Endpoint
@@ -22,9 +22,11 @@ from moto.core.exceptions import ServiceException as MotoServiceException
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from pipeline.local.moto_core import LambdaInvoker
 from pipeline.local.patching import Private
 from pipeline.local.speed.json_answers import find_timestamp_members, json_value
+
+if TYPE_CHECKING:
+    from pipeline.local.moto_core import LambdaInvoker
 
 CLIENT_ENDPOINT = Private(BaseClient, "_endpoint", instance=True)
 PARSER_FACTORY = Private(Endpoint, "_response_parser_factory", instance=True)
