@@ -124,7 +124,7 @@ def throughput_pair(reference: dict[str, Any], this: dict[str, Any]) -> Pair:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench_compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("ref", help="the commit to compare with (a hash, a tag, a branch)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of bench runs")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of bench runs (0: none)")
     parser.add_argument("--files", type=int, default=400, help="files per bench run")
     parser.add_argument("--commands", type=int, default=5, help="alternating pairs of the one-file command (0: none)")
     args = parser.parse_args(argv)
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference": args.ref,
         "files": args.files,
         "pairs": [[pair.reference, pair.this] for pair in pairs],
-        "median_ratio": round(statistics.median(pair.ratio for pair in pairs), 3),
+        "median_ratio": round(statistics.median(pair.ratio for pair in pairs), 3) if pairs else None,
         "cpu_ms_per_file": {role: [statistics.median(pair.cpu.get(role, (0.0, 0.0))[0] for pair in pairs),
                                    statistics.median(pair.cpu.get(role, (0.0, 0.0))[1] for pair in pairs)]
                             for role in roles},

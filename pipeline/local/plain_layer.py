@@ -66,7 +66,8 @@ class PlainLayer:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next look: every 0.5 s by default, which every command paid as it ended.
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         try:
             yield f"http://{host}:{server.server_address[1]}"
