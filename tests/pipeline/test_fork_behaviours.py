@@ -1,8 +1,11 @@
 """Forks that ask AWS to do something by itself: what the offline cloud does as AWS does (a
-function's reserved concurrency throttles), and what it cannot do, refused at deploy in one line
-rather than deployed to sit there (an event source mapping, a schedule, a subscription)."""
+function's reserved concurrency throttles, a state reads the context object and a substituted
+value), and what it cannot do, refused at deploy in one line rather than deployed to sit there
+(an event source mapping, a schedule, a subscription)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -64,3 +67,21 @@ def test_a_response_over_lambdas_limit_is_the_error_lambda_gives(tmp_path):
         result = run_one(cloud, tmp_path, "sales.csv")
     assert (result.status, result.error) == ("FAILED", "Function.ResponseSizeTooLarge")
     assert "6291556 bytes" in result.cause
+
+
+def test_a_state_reading_the_context_object_and_a_substitution_gets_both_as_aws_gives_them(tmp_path):
+    """"$$.Execution.Id" is the execution's ARN (Step Functions Developer Guide, "Accessing the
+    Context object") and ${NotificationTopicArn} is substituted from DefinitionSubstitutions, as
+    CloudFormation does; moto's own Fn::Sub would have turned "$$" into "$" (test_moto_core)."""
+    fork = Fork().insert_state_after("Process CSV", "Stamp", {
+        "Type": "Pass", "ResultPath": "$.stamp",
+        "Parameters": {"execution.$": "$$.Execution.Id", "topic": "${NotificationTopicArn}"}})
+    assert "NotificationTopicArn" in fork.properties(STATE_MACHINE)["DefinitionSubstitutions"]
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        events = cloud.clients.stepfunctions.get_execution_history(executionArn=result.execution_arn)["events"]
+        topic = cloud.stack.topic_arn
+    assert result.status == "SUCCEEDED" and "Stamp" in result.states
+    (exited,) = [event["stateExitedEventDetails"] for event in events
+                 if event["type"] == "PassStateExited" and event["stateExitedEventDetails"]["name"] == "Stamp"]
+    assert json.loads(exited["output"])["stamp"] == {"execution": result.execution_arn, "topic": topic}
