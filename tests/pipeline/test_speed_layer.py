@@ -274,3 +274,41 @@ def test_direct_listing_pages_as_botocore_parses_moto_s_answer(cloud, files):
         assert quick_error.value.response["Error"] == reference_error.value.response["Error"]
 
 
+
+
+def test_direct_uploads_store_and_answer_as_moto_s_s3_does_for_botocore_s_request(cloud):
+    direct = cloud.clients.s3
+    assert isinstance(direct, direct_calls.DirectUploadsClient)
+    client, bucket, body = direct._client, cloud.stack.bucket, b"id,value\n1,2\n"
+    quick = direct.put_object(Bucket=bucket, Key="direct/quick.csv", Body=body)
+    reference = client.put_object(Bucket=bucket, Key="direct/reference.csv", Body=body)
+    for response in (quick, reference):
+        headers = response["ResponseMetadata"]["HTTPHeaders"]
+        assert len(headers.pop("x-amzn-requestid")) == len(response["ResponseMetadata"].pop("RequestId")) == 52
+        for varying in ("last-modified", "x-amz-version-id"):
+            headers.pop(varying)
+        assert response.pop("VersionId")
+    assert quick == reference and quick["ChecksumCRC32"] and quick["ETag"]
+
+    def stored(key: str) -> list:
+        head = client.head_object(Bucket=bucket, Key=key)
+        attributes = client.get_object_attributes(Bucket=bucket, Key=key,
+                                                  ObjectAttributes=["ETag", "Checksum", "ObjectSize", "StorageClass"])
+        for answer in (head, attributes):
+            for varying in ("ResponseMetadata", "LastModified", "VersionId"):
+                answer.pop(varying)
+        return [head, attributes, client.get_object_acl(Bucket=bucket, Key=key)["Grants"],
+                client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]]
+
+    assert stored("direct/quick.csv") == stored("direct/reference.csv")
+
+
+def test_uploads_the_direct_path_does_not_take_go_through_the_real_client(cloud):
+    direct, bucket = cloud.clients.s3, cloud.stack.bucket
+    direct.put_object(Bucket=bucket, Key="direct/typed.csv", Body=b"a\n", ContentType="text/csv")
+    assert direct.head_object(Bucket=bucket, Key="direct/typed.csv")["ContentType"] == "text/csv"
+    with pytest.raises(ClientError) as quick_error:
+        direct.put_object(Bucket="no-such-bucket-here", Key="k", Body=b"a")
+    with pytest.raises(ClientError) as reference_error:
+        direct._client.put_object(Bucket="no-such-bucket-here", Key="k", Body=b"a")
+    assert quick_error.value.response["Error"] == reference_error.value.response["Error"]

@@ -81,6 +81,54 @@ class DirectLambdaClient:
         return getattr(self._client, name)
 
 
+def _request_id() -> str:
+    """A request ID of the form moto's S3 gives (52 letters and digits)."""
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(52))
+
+
+class DirectUploadsClient:
+    """An S3 client whose plain uploads (PutObject with a bucket, a key and a body in bytes: the
+    driver's) go straight into moto's S3 backend, stored and announced as moto's S3 response
+    stores them for botocore's request (a CRC32 checksum, the bucket's ACL) and answered with the
+    headers it would send, parsed by the client's own parser. Anything else, or a bucket with
+    Object Lock (whose uploads need headers of their own), goes through the real client."""
+
+    def __init__(self, client: Any, account_id: str):
+        self._client = client
+        self._account_id = account_id
+        self._shape = client.meta.service_model.operation_model("PutObject").output_shape
+        factory = PARSER_FACTORY.of(CLIENT_ENDPOINT.of(client))
+        self._parser = factory.create_parser(client.meta.service_model.protocol)
+
+    def put_object(self, **parameters: Any) -> dict[str, Any]:
+        from moto.s3.models import s3_backends
+        from moto.s3.utils import compute_checksum
+
+        body = parameters.get("Body")
+        if set(parameters) != {"Bucket", "Key", "Body"} or not isinstance(body, bytes):
+            return self._client.put_object(**parameters)
+        backend = s3_backends[self._account_id]["aws"]
+        bucket = backend.buckets.get(parameters["Bucket"])
+        if bucket is None or bucket.object_lock_enabled:  # the real client answers as S3 does
+            return self._client.put_object(**parameters)
+        checksum = compute_checksum(body, algorithm="CRC32").decode("utf-8")  # botocore sends CRC32
+        key = backend.put_object(bucket.name, parameters["Key"], body, storage="STANDARD", checksum_value=checksum)
+        key.set_acl(bucket.acl)
+        key.checksum_algorithm = "CRC32"
+        backend.put_object_tagging(key, {})
+        headers = {"x-amz-checksum-crc32": checksum, **key.response_dict, "x-amzn-requestid": _request_id()}
+        headers.pop("content-length", None)
+        parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": b""}, self._shape)
+        parsed["ResponseMetadata"]["RetryAttempts"] = 0
+        return parsed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class DirectReadsClient:
     """A Step Functions client whose reads of executions (the driver's ListExecutions, and one
     GetExecutionHistory per file) are answered from the backend: moto's answer, written as

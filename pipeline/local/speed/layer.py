@@ -34,6 +34,7 @@ PARTS = {
     "direct-lambda": "Lambda tasks call the runtime directly",
     "direct-starts": "EventBridge starts executions in the Step Functions backend",
     "direct-reads": "the driver's ListExecutions and GetExecutionHistory read from the backend",
+    "direct-uploads": "the driver's uploads put straight into the S3 backend",
     "direct-metrics": "AWS/States metrics put straight into the CloudWatch backend",
     "fewer-collections": "the deployed cloud frozen out of the garbage collector's sight",
 }
@@ -78,6 +79,8 @@ class SpeedLayer(PlainLayer):
     def clients(self, clients: Clients, account_id: str, region: str) -> Clients:
         if "direct-reads" in self:
             clients.stepfunctions = direct_calls.DirectReadsClient(clients.stepfunctions, account_id, region)
+        if "direct-uploads" in self:
+            clients.s3 = direct_calls.DirectUploadsClient(clients.s3, account_id)
         return clients
 
     def starter(self, account_id: str, region: str) -> Any:
