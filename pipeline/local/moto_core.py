@@ -384,7 +384,14 @@ def stop_executions(account_id: str, region: str, timeout_s: float) -> list[str]
                        cause="The offline cloud was stopped")
     deadline = time.monotonic() + timeout_s
     for thread in list(TMP_THREADS):
-        thread.join(max(0.0, deadline - time.monotonic()))
+        while True:
+            try:
+                thread.join(max(0.0, deadline - time.monotonic()))
+                break
+            except RuntimeError:  # registered by moto a moment before it starts the thread
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.001)
     return [execution.exec_arn for execution in running]
 
 

@@ -409,3 +409,25 @@ def test_moto_cloudformation_leaves_out_what_moto_stacks_does_around_it():
             create(long_stack, {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
                 "RoleArn": role, "DefinitionString": definition}}})
     assert len(generated_name(long_stack, "Machine", 80)) <= 80
+
+
+def test_stopping_waits_for_a_thread_moto_registered_before_starting_it():
+    """moto appends an execution's thread to TMP_THREADS a moment before it starts it; stopping
+    the cloud then must wait for it, not fail with "cannot join thread before it is started"."""
+    import threading
+
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    core = moto_version.load_core()
+    ran = threading.Event()
+    late = threading.Thread(target=ran.set)
+    with mock_aws():
+        TMP_THREADS.append(late)
+        try:
+            threading.Timer(0.2, late.start).start()
+            assert core.stop_executions(ACCOUNT_ID, REGION, timeout_s=0) == []  # does not wait for it
+            assert not ran.is_set()
+            assert core.stop_executions(ACCOUNT_ID, REGION, timeout_s=5) == []
+            assert ran.is_set() and not late.is_alive()
+        finally:
+            TMP_THREADS.remove(late)

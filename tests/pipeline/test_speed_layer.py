@@ -276,10 +276,20 @@ def test_direct_listing_pages_as_botocore_parses_moto_s_answer(cloud, files):
 
 
 
+def probe_bucket(client, name: str) -> str:
+    """A versioned bucket with KMS default encryption, outside the stack: its uploads start nothing."""
+    client.create_bucket(Bucket=name)
+    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]})
+    return name
+
+
 def test_direct_uploads_store_and_answer_as_moto_s_s3_does_for_botocore_s_request(cloud):
     direct = cloud.clients.s3
     assert isinstance(direct, direct_calls.DirectUploadsClient)
-    client, bucket, body = direct._client, cloud.stack.bucket, b"id,value\n1,2\n"
+    client, body = direct._client, b"id,value\n1,2\n"
+    bucket = probe_bucket(client, "direct-uploads-probe")
     quick = direct.put_object(Bucket=bucket, Key="direct/quick.csv", Body=body)
     reference = client.put_object(Bucket=bucket, Key="direct/reference.csv", Body=body)
     for response in (quick, reference):
@@ -288,7 +298,7 @@ def test_direct_uploads_store_and_answer_as_moto_s_s3_does_for_botocore_s_reques
         for varying in ("last-modified", "x-amz-version-id"):
             headers.pop(varying)
         assert response.pop("VersionId")
-    assert quick == reference and quick["ChecksumCRC32"] and quick["ETag"]
+    assert quick == reference and quick["ChecksumCRC32"] and quick["ETag"] and quick["ServerSideEncryption"] == "aws:kms"
 
     def stored(key: str) -> list:
         head = client.head_object(Bucket=bucket, Key=key)
@@ -304,7 +314,8 @@ def test_direct_uploads_store_and_answer_as_moto_s_s3_does_for_botocore_s_reques
 
 
 def test_uploads_the_direct_path_does_not_take_go_through_the_real_client(cloud):
-    direct, bucket = cloud.clients.s3, cloud.stack.bucket
+    direct = cloud.clients.s3
+    bucket = probe_bucket(direct._client, "direct-uploads-typed")
     direct.put_object(Bucket=bucket, Key="direct/typed.csv", Body=b"a\n", ContentType="text/csv")
     assert direct.head_object(Bucket=bucket, Key="direct/typed.csv")["ContentType"] == "text/csv"
     with pytest.raises(ClientError) as quick_error:
