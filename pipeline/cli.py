@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.local.heap import freeze_at_exit
 from pipeline.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 def add_template_option(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +157,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    freeze_at_exit()
     try:
         with interrupts_raised():
             if args.command in ("status", "replay"):

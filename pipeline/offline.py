@@ -18,7 +18,9 @@ from typing import Any
 
 from pipeline.driver import run_files
 from pipeline.results import FileResult
+from pipeline.local.botocore_data import parse_once
 from pipeline.local.cloud import LocalCloud
+from pipeline.local.heap import long_lived
 from pipeline.local.moto_version import load_core
 from pipeline.local.plain_layer import PlainLayer
 from pipeline.local.speed import select_layer
@@ -34,8 +36,11 @@ class OfflineCloud(LocalCloud):
         says (PIPELINE_OFFLINE_FAST=0 turns the speed layer off), False the core alone; layer gives
         one outright. The core is loaded first: on a moto it cannot run on, one line says so before
         the speed layer (which builds on the core) is imported."""
-        load_core()
-        return super().start(layer=layer or select_layer(fast), **options)  # type: ignore[return-value]
+        with long_lived():
+            parse_once()
+            load_core()
+            layer = layer or select_layer(fast)
+        return super().start(layer=layer, **options)  # type: ignore[return-value]
 
     def run(self, files: Sequence[str | Path], prefix: str = "", **options: Any) -> list[FileResult]:
         """Upload files and follow each to its end (options: those of pipeline.driver.run_files)."""

@@ -30,6 +30,7 @@ from pipeline.clients import Clients
 from pipeline.local import alarms as cloudwatch_alarms
 from pipeline.local import validation
 from pipeline.local.access import AccessControl, from_template
+from pipeline.local.botocore_data import parse_once
 from pipeline.local.change_sets import StackRecords, ValidationError, resolve_parameters
 from pipeline.local.delivery import EventBus, trails_of
 from pipeline.local.deploy_rules import NOT_SUPPORTED_OFFLINE, DeployContext, Refusal, check as deploy_refusals
@@ -38,6 +39,7 @@ from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.forwarding import Forwarding
 from pipeline.local.function_specs import function_specs
 from pipeline.local.gatekeeper import Gatekeeper
+from pipeline.local.heap import long_lived
 from pipeline.local.moto_catalog import aws_managed_policy
 from pipeline.local.moto_stacks import (
     apply_substitutions, complete_buckets, complete_tables, create_stack, generated_name, stack_tables,
@@ -157,7 +159,8 @@ class LocalCloud:
             dict(parameter_overrides) if isinstance(parameter_overrides, dict)
             else parse_parameter_overrides(list(parameter_overrides))
         )
-        with cls.start(**options) as cloud:
+        with ExitStack() as started, long_lived():
+            cloud = started.enter_context(cls.start(**options))
             packaged = package(Path(template), overrides, CODE_BUCKET, cloud.clients.region)
             try:
                 parameters = resolve_parameters(packaged.cloudformation.get("Parameters", {}), [
@@ -174,6 +177,8 @@ class LocalCloud:
                 raise _refused(packaged.source.name, refusals)
             StackHost(cloud).record(stack_name, packaged, parameters, names)
             cloud.template_stack = stack_name
+            deployed = started.pop_all()  # the cloud stays up past the block, until the caller's ends
+        with deployed:
             yield cloud
 
     @classmethod
@@ -204,46 +209,50 @@ class LocalCloud:
         """
         from moto import mock_aws
 
-        core = load_core()
-        layer = layer or PlainLayer()
         with ExitStack() as stack:
-            services = layer.services()  # started first: they come up while moto starts
-            for service in services.values():
-                stack.callback(service.close)
-            stack.enter_context(warnings.catch_warnings())
-            warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
-            stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-            clients = layer.clients(Clients.offline(region), ACCOUNT_ID, region)
-            code_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pipeline-deployed-code-")))
-            runtime = LambdaRuntime(region, max_environments)
-            stack.callback(runtime.close)
-            try:
-                cloud = cls(clients, runtime, layer, core, FaultPlan(list(faults)), time_scale, stack, code_root)
-            except MotoChanged as error:  # the layer's server application reaches into moto
-                raise _layer_unfit(layer, error) from None
-            cloud.services = services
-            cloud.bus.key_form = eventbridge_key_form
-            try:
-                application = front(cloud.forwarding) if front else cloud.forwarding
-                cloud.endpoint = stack.enter_context(layer.serve(application, host, port))
-            except OSError as error:
-                raise TemplateError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-            runtime.use_endpoint(cloud.endpoint)
-            try:
-                stack.enter_context(core.installed(
-                    invoke=cloud._invoke, on_object_write=cloud.bus.on_object_write, clock=cloud.clock,
-                    before_publish=cloud._before_publish, on_execution_end=cloud._on_execution_end,
-                    authorize_task=cloud.tasks, task_client=layer.task_client(cloud._invoke),
-                    after_execution_end=cloud._after_execution_end, stack_host=StackHost(cloud),
-                    endpoints=cloud.forwarding.endpoints, alarm_history=lambda: cloud.alarms.items,
-                ))
-            except MotoChanged as error:
-                raise unsupported(error) from None
-            try:
-                stack.enter_context(layer.installed())
-            except MotoChanged as error:
-                raise _layer_unfit(layer, error) from None
-            stack.callback(cloud.stop_running)  # first, while every hook is still in place
+            with long_lived():  # moto imported, the endpoint and hooks in place
+                parse_once()
+                core = load_core()
+                layer = layer or PlainLayer()
+                services = layer.services()  # started first: they come up while moto starts
+                for service in services.values():
+                    stack.callback(service.close)
+                stack.enter_context(warnings.catch_warnings())
+                warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+                stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+                clients = layer.clients(Clients.offline(region), ACCOUNT_ID, region)
+                code_root = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="pipeline-deployed-code-")))
+                runtime = LambdaRuntime(region, max_environments)
+                stack.callback(runtime.close)
+                try:
+                    cloud = cls(clients, runtime, layer, core, FaultPlan(list(faults)), time_scale, stack,
+                                code_root)
+                except MotoChanged as error:  # the layer's server application reaches into moto
+                    raise _layer_unfit(layer, error) from None
+                cloud.services = services
+                cloud.bus.key_form = eventbridge_key_form
+                try:
+                    application = front(cloud.forwarding) if front else cloud.forwarding
+                    cloud.endpoint = stack.enter_context(layer.serve(application, host, port))
+                except OSError as error:
+                    raise TemplateError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+                runtime.use_endpoint(cloud.endpoint)
+                try:
+                    stack.enter_context(core.installed(
+                        invoke=cloud._invoke, on_object_write=cloud.bus.on_object_write, clock=cloud.clock,
+                        before_publish=cloud._before_publish, on_execution_end=cloud._on_execution_end,
+                        authorize_task=cloud.tasks, task_client=layer.task_client(cloud._invoke),
+                        after_execution_end=cloud._after_execution_end, stack_host=StackHost(cloud),
+                        endpoints=cloud.forwarding.endpoints, alarm_history=lambda: cloud.alarms.items,
+                    ))
+                except MotoChanged as error:
+                    raise unsupported(error) from None
+                try:
+                    stack.enter_context(layer.installed())
+                except MotoChanged as error:
+                    raise _layer_unfit(layer, error) from None
+                stack.callback(cloud.stop_running)  # first, while every hook is still in place
             yield cloud
 
     # -- what the services do, through the core's hooks ---------------------------------------
@@ -319,6 +328,14 @@ class LocalCloud:
         if refusals:
             return refusals
         self._use_access(access)
+        specs = function_specs(clients, packaged, deployed, access, self.code_root)  # credentials issued
+        for service, process in self.services.items():
+            # One endpoint for every caller: the cloud's clients, AWS clients, tasks, functions.
+            clients.endpoints[service] = self.forwarding.endpoints[service] = process.endpoint
+            self.runtime.use_endpoint(process.endpoint, service=service)
+        # Every environment of the previous deployment goes: its credentials belong to that one.
+        # The new functions' first environments initialize while the rest is applied.
+        self.runtime.replace(specs)
         self._create_alarms(stack_name, packaged, resolver, access)
         complete_buckets(clients, packaged, resolver)
         apply_substitutions(clients, packaged, resolver)
@@ -326,15 +343,9 @@ class LocalCloud:
         if "dynamodb" not in self.services:  # the tables are where moto's CloudFormation made them
             complete_tables(clients.dynamodb, tables, set_encryption=lambda name, encryption: (
                 self._core.set_table_encryption(ACCOUNT_ID, region, name, encryption)))
-        self.bus.trails[:] = trails_of(packaged.cloudformation["Resources"], resolver)
-        specs = function_specs(clients, packaged, deployed, access, self.code_root)  # credentials issued
-        for service, process in self.services.items():
-            # One endpoint for every caller: the cloud's clients, AWS clients, tasks, functions.
-            clients.endpoints[service] = self.forwarding.endpoints[service] = process.endpoint
-            self.runtime.use_endpoint(process.endpoint, service=service)
+        for process in self.services.values():
             process.stack_deployed(clients, tables, access)
-        # Every environment of the previous deployment goes: its credentials belong to that one.
-        self.runtime.replace(specs)
+        self.bus.trails[:] = trails_of(packaged.cloudformation["Resources"], resolver)
         self.stack, self.packaged, self.not_emulated = deployed, packaged, not_emulated
         self.stack_changes += 1
         if not self._running:

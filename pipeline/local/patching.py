@@ -65,6 +65,14 @@ def applied(patches: Sequence[Patch]) -> Iterator[None]:
                 setattr(patch.owner, patch.name, original)
 
 
+def installed_for_good(patch: Patch) -> None:
+    """Apply a patch for the rest of the process (idempotent): for a cache that every later user
+    of the library shares, where restoring the original would only make the next one parse again."""
+    if getattr(patch.owner, patch.name, None) is not patch.replacement:
+        patch.original()
+        setattr(patch.owner, patch.name, patch.replacement)
+
+
 @dataclass(frozen=True)
 class Private:
     """A private member of a library's class or module that the offline cloud reads, calls or

@@ -6,6 +6,7 @@ value), and what it cannot do, refused at deploy in one line rather than deploye
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -85,3 +86,56 @@ def test_a_state_reading_the_context_object_and_a_substitution_gets_both_as_aws_
     (exited,) = [event["stateExitedEventDetails"] for event in events
                  if event["type"] == "PassStateExited" and event["stateExitedEventDetails"]["name"] == "Stamp"]
     assert json.loads(exited["output"])["stamp"] == {"execution": result.execution_arn, "topic": topic}
+
+
+def _fork_with_function(tmp_path, module: str, environment: dict[str, str] | None = None) -> Fork:
+    """The template with a Setup function (this module as app.py) invoked after Process CSV."""
+    fork = Fork().add_resource("SetupFunction", {"Type": "AWS::Serverless::Function", "Properties": {
+        "CodeUri": str(source_folder(tmp_path / "setup", {"app.py": module})),
+        "Handler": "app.lambda_handler", **({"Environment": {"Variables": environment}} if environment else {})}})
+    fork.substitute("SetupArn", {"Fn::GetAtt": ["SetupFunction", "Arn"]})
+    fork.properties(STATE_MACHINE)["Policies"].append({"LambdaInvokePolicy": {"FunctionName": {"Ref": "SetupFunction"}}})
+    fork.insert_state_after("Process CSV", "Setup", {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                                     "Parameters": {"FunctionName": "${SetupArn}"}})
+    return fork
+
+
+def test_a_function_initializes_as_it_is_deployed_before_any_invocation(tmp_path):
+    """Lambda may initialize an execution environment before any invocation: "for functions using
+    unreserved (on-demand) concurrency, Lambda occasionally pre-initializes execution environments"
+    (Lambda Developer Guide, "Understanding the Lambda execution environment lifecycle"). Offline
+    each function's first environment starts as the function is deployed: its module is imported
+    with no invocation, the first invocation uses that environment, and its REPORT still gives the
+    Init Duration. A function with reserved concurrency 0 never runs, and gets none."""
+    marker = tmp_path / "initialized"
+    fork = _fork_with_function(tmp_path, (
+        "import os\n"
+        "with open(os.environ['MARKER'], 'a') as marker:\n    marker.write(str(os.getpid()) + '\\n')\n"
+        "def lambda_handler(event, context):\n    return os.getpid()\n"), {"MARKER": str(marker)})
+    fork.properties("RandomFailureFunction")["ReservedConcurrentExecutions"] = 0
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        before = cloud.runtime.environment_pids()
+        assert marker.read_text().split() == [str(before["SetupFunction"][0])]  # imported, not yet invoked
+        assert cloud.runtime.reports == []
+        assert "RandomFailureFunction" not in before
+        answer = cloud.clients.lambda_.invoke(FunctionName=cloud.runtime.function("SetupFunction").name)
+        assert json.loads(answer["Payload"].read()) == before["SetupFunction"][0]
+        assert cloud.runtime.environment_pids() == before
+    (report,) = cloud.runtime.reports
+    assert report.init_ms is not None and "Init Duration" in report.report_line()
+
+
+def test_a_function_whose_module_does_not_import_fails_as_lambda_reports_it(tmp_path):
+    """The Init phase's error, reported by every invocation of that environment as the Python
+    runtime reports it: Runtime.ImportModuleError, "Unable to import module 'app': ..."."""
+    fork = _fork_with_function(tmp_path, "import no_such_module\n\ndef lambda_handler(event, context):\n    return 1\n")
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        result = run_one(cloud, tmp_path, "sales.csv")
+        again = cloud.clients.lambda_.invoke(FunctionName=cloud.runtime.function("SetupFunction").name)
+    assert (result.status, result.error) == ("FAILED", "Runtime.ImportModuleError")
+    assert result.cause and "Unable to import module 'app': No module named 'no_such_module'" in result.cause
+    assert again["FunctionError"] == "Unhandled"
+    assert json.loads(again["Payload"].read())["errorType"] == "Runtime.ImportModuleError"

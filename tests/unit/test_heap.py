@@ -1,0 +1,47 @@
+"""The offline cloud's start: no collections while it runs, what it made frozen after; botocore's
+data files parsed once per process."""
+
+from __future__ import annotations
+
+import gc
+
+import boto3
+import botocore.session
+import pytest
+
+from pipeline.local.botocore_data import parse_once
+from pipeline.local.heap import long_lived
+
+
+def test_no_collection_runs_in_a_start_and_what_it_made_is_frozen_after():
+    frozen = gc.get_freeze_count()
+    collections: list[int] = []
+    gc.callbacks.append(record := lambda phase, info: collections.append(info["generation"]) if phase == "start" else None)
+    try:
+        with long_lived():
+            with long_lived():  # nested: the outer block decides
+                assert not gc.isenabled()
+            assert not gc.isenabled()
+            kept = [[index] for index in range(200_000)]  # past every threshold
+        assert gc.isenabled() and collections == []
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        gc.callbacks.remove(record)
+        gc.unfreeze()
+
+
+def test_collections_resume_when_a_start_fails():
+    with pytest.raises(RuntimeError):
+        with long_lived():
+            raise RuntimeError("deploy refused")
+    assert gc.isenabled()
+    gc.unfreeze()
+
+
+def test_sessions_share_one_loader_and_their_clients_work_as_before():
+    parse_once()
+    parse_once()  # idempotent
+    first, second = botocore.session.Session(), botocore.session.Session()
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    client = boto3.session.Session(botocore_session=second, region_name="eu-west-1").client("s3")
+    assert client.meta.service_model.service_name == "s3" and client.meta.region_name == "eu-west-1"
