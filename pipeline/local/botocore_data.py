@@ -6,7 +6,8 @@ clients, the SAM transform's, moto's backends' and, as moto's EC2 module is impo
 that are dropped at once. Sessions made with the same AWS_DATA_PATH share one Loader here, as the
 clients of one session share theirs in botocore: the same files, parsed once, and no dropped
 session's models left as garbage (115,000 dicts of a start's 147,000 garbage objects were).
-moto's own loader (its models with moto's extras merged in) stays apart.
+moto makes a Loader of its own for each service model it reads (with moto's extras merged in),
+each listing botocore's 400 data folders again: those share one too, apart from botocore's.
 """
 
 from __future__ import annotations
@@ -28,5 +29,16 @@ SHARED_LOADER = Patch(botocore.session, "create_loader", _shared_loader)
 
 
 def parse_once() -> None:
-    """From now on, botocore sessions share their Loader (idempotent)."""
+    """From now on, botocore sessions share their Loader, and moto's service models theirs
+    (idempotent). Imports moto.core, as the offline cloud's start does next anyway."""
+    import moto.core.utils
+
     installed_for_good(SHARED_LOADER)
+    installed_for_good(Patch(moto.core.utils, "create_loader", _shared_moto_loader))
+
+
+@functools.cache
+def _shared_moto_loader() -> botocore.loaders.Loader:
+    from moto.core.loaders import create_loader
+
+    return create_loader()

@@ -13,6 +13,7 @@ again here (create_tables) with the settings the template gives them.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,17 @@ def delete_tables(clients: Clients, endpoint: str, names: list[str]) -> None:
             pass
 
 
+def _answer_one(application: Any) -> None:
+    """A ListTables before serving: the first request imports moto's IAM and reads DynamoDB's
+    model (0.18 s), which is better done now, while the offline cloud starts, than in its deploy."""
+    from werkzeug.test import Client
+
+    Client(application).post("/", data="{}", headers={
+        "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=offline/20260101/us-east-1/dynamodb/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+
+
 def main() -> None:
     from moto import mock_aws
 
@@ -140,11 +152,17 @@ def main() -> None:
 
     mock_aws().start()  # moto's backends in this process, as its own server keeps them
     with quick_dispatch():
-        server = KeepAliveServer(Gatekeeper(MotoApplication(), accept_rules=True))
+        application = Gatekeeper(MotoApplication(), accept_rules=True)
+        _answer_one(application)
+        server = KeepAliveServer(application)
         server.start()
         print(server.endpoint, flush=True)
         sys.stdin.read()  # until the offline cloud closes our stdin, or ends
         server.server_close()  # its threads are daemons: they end with the process
+    # What the process holds lives in memory only, and the interpreter's teardown of moto took
+    # 0.17 s of every stop: end here.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

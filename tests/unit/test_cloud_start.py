@@ -45,3 +45,13 @@ def test_sessions_share_one_loader_and_their_clients_work_as_before():
     assert first.get_component("data_loader") is second.get_component("data_loader")
     client = boto3.session.Session(botocore_session=second, region_name="eu-west-1").client("s3")
     assert client.meta.service_model.service_name == "s3" and client.meta.region_name == "eu-west-1"
+
+
+def test_moto_reads_its_service_models_with_one_loader_and_its_extras_still_merged():
+    import moto.core.utils
+
+    parse_once()
+    assert moto.core.utils.create_loader() is moto.core.utils.create_loader()
+    # moto's extras add an operation botocore's S3 model lacks
+    assert "BucketCORSPreflightCheck" in moto.core.utils.get_service_model("s3").operation_names
+    assert "BucketCORSPreflightCheck" not in botocore.session.Session().get_service_model("s3").operation_names
