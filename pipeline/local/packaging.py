@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.local import run_cache
 from pipeline.template import TemplateError, load_template, parse_parameter_overrides
 
 __all__ = ["PackagedFunction", "PackagedLayer", "PackagedTemplate", "TemplateError", "TransformFailed", "package",
@@ -134,7 +135,15 @@ def package(template_path: Path, overrides: dict[str, str], code_bucket: str, re
 
 
 def transform(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
-    """The SAM transform (AWS::Serverless-2016-10-31), as CloudFormation applies it."""
+    """The SAM transform (AWS::Serverless-2016-10-31), as CloudFormation applies it; kept between
+    runs for the same template, parameters, region and translator (pipeline.local.run_cache)."""
+    from importlib.metadata import version
+
+    return run_cache.kept("sam-transform", [template, parameters, region, version("aws-sam-translator")],
+                          lambda: _translate(template, parameters, region))
+
+
+def _translate(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
     import boto3
     from samtranslator.metrics.metrics import Metrics
     from samtranslator.model.exceptions import InvalidDocumentException
