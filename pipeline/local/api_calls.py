@@ -117,10 +117,16 @@ def service_model(name: str) -> Any:
 
 @lru_cache(maxsize=1)
 def _botocore_session() -> Any:
-    """One session for every model read here (a session loads botocore's data files once)."""
+    """One session for every model read here (a session loads botocore's data files once), with
+    a Loader of its own: botocore's S3 clients strip "/{Bucket}" from the URIs of the model they
+    share (handlers.remove_bucket_from_url_paths_from_model), and requests are read here by the
+    URIs as S3 defines them (pipeline.local.botocore_data shares the other sessions' Loader)."""
+    import botocore.loaders
     import botocore.session
 
-    return botocore.session.get_session()
+    session = botocore.session.get_session()
+    session.register_component("data_loader", botocore.loaders.create_loader(session.get_config_variable("data_path")))
+    return session
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ clients, the SAM transform's, moto's backends' and, as moto's EC2 module is impo
 that are dropped at once. Sessions made with the same AWS_DATA_PATH share one Loader here, as the
 clients of one session share theirs in botocore: the same files, parsed once, and no dropped
 session's models left as garbage (115,000 dicts of a start's 147,000 garbage objects were).
+Shared models are shared in whatever state their users leave them: botocore's S3 clients strip
+"/{Bucket}" from the operations' URIs in place (the same way in every session), so what reads
+S3's URIs as defined (pipeline.local.api_calls) keeps a Loader of its own.
 moto makes a Loader of its own for each service model it reads (with moto's extras merged in),
 each listing botocore's 400 data folders again: those share one too, apart from botocore's.
 """

@@ -98,3 +98,26 @@ def test_a_key_is_authorized_as_it_is_named_not_as_its_escapes_read():
     assert call.resource == "arn:aws:s3:::landing/public/a/../secret.csv"  # one decoding, as S3 names the key
     listed = read_call("GET", "/", "x-id=ListDirectoryBuckets", signed("s3"), b"", REGION, ACCOUNT)
     assert listed.operation == "ListDirectoryBuckets"
+
+
+def test_requests_are_read_by_s3s_uris_as_defined_after_an_s3_client_has_sent_one():
+    """botocore's S3 clients strip "/{Bucket}" from the URIs of the model their session's Loader
+    keeps, and the offline cloud's sessions share one Loader (pipeline.local.botocore_data): the
+    routes here are still read from S3's URIs as defined."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from pipeline.local import api_calls
+    from pipeline.local.botocore_data import parse_once
+
+    parse_once()
+    client = boto3.session.Session(region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b").client("s3")
+    with Stubber(client) as stub:
+        stub.add_response("put_object", {})
+        client.put_object(Bucket="landing", Key="k.csv", Body=b"x")
+    assert client.meta.service_model.operation_model("PutObject").http["requestUri"] == "/{Key+}"  # stripped
+    api_calls._built_routes.clear()
+    api_calls._models.clear()
+    api_calls._botocore_session.cache_clear()
+    call = read_call("PUT", "/landing/k.csv", "", signed("s3"), b"x", REGION, ACCOUNT)
+    assert call.accesses == (Access("s3:PutObject", "arn:aws:s3:::landing/k.csv"),)
