@@ -163,6 +163,22 @@ def test_state_machines_cloudformation_creates_can_be_executed():
         assert run.follow(execution)["status"] == "SUCCEEDED"
 
 
+def test_a_json_template_body_is_read_as_json_and_a_yaml_one_as_moto_reads_it():
+    """A JSON number such as 1e-05 is a string to YAML 1.1, which moto reads every body as."""
+    from moto.cloudformation.models import Stack
+
+    body = json.dumps({"Resources": {}, "Metadata": {"Ratio": 1e-05, "Name": "a\u00e9"}})
+    assert Stack.parse_template(body)["Metadata"]["Ratio"] == "1e-05"
+    with engine() as run:
+        assert Stack.parse_template(body)["Metadata"] == {"Ratio": 1e-05, "Name": "a\u00e9"}
+        assert Stack.parse_template("Resources: {}\nMetadata: {Ratio: 0.5}\n")["Metadata"]["Ratio"] == 0.5
+        template = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
+        cloudformation = run.client("cloudformation")
+        cloudformation.create_stack(StackName="json-body", TemplateBody=template)
+        cloudformation.create_change_set(StackName="json-body", ChangeSetName="again", TemplateBody=template)
+        assert cloudformation.describe_stack_resources(StackName="json-body")["StackResources"][0]["LogicalResourceId"] == "Queue"
+
+
 def test_a_definition_parsed_while_another_is_parsed_keeps_its_own_query_language():
     """moto keeps the preprocessor's QueryLanguage scopes in a list shared by every parse: one
     execution's definition, parsed while another's is, inherits (or is refused by) the other's
