@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "files": args.files,
         "pairs": [[pair.reference, pair.this] for pair in pairs],
         "median_ratio": round(statistics.median(pair.ratio for pair in pairs), 3) if pairs else None,
-        "cpu_ms_per_file": {role: [statistics.median(pair.cpu.get(role, (0.0, 0.0))[0] for pair in pairs),
-                                   statistics.median(pair.cpu.get(role, (0.0, 0.0))[1] for pair in pairs)]
+        "cpu_ms_per_file": {role: [round(statistics.median(pair.cpu.get(role, (0.0, 0.0))[0] for pair in pairs), 2),
+                                   round(statistics.median(pair.cpu.get(role, (0.0, 0.0))[1] for pair in pairs), 2)]
                             for role in roles},
     }
     if commands:
