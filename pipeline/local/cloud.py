@@ -329,22 +329,23 @@ class LocalCloud:
             return refusals
         self._use_access(access)
         specs = function_specs(clients, packaged, deployed, access, self.code_root)  # credentials issued
-        for service, process in self.services.items():
-            # One endpoint for every caller: the cloud's clients, AWS clients, tasks, functions.
-            clients.endpoints[service] = self.forwarding.endpoints[service] = process.endpoint
-            self.runtime.use_endpoint(process.endpoint, service=service)
-        # Every environment of the previous deployment goes: its credentials belong to that one.
-        # The new functions' first environments initialize while the rest is applied.
-        self.runtime.replace(specs)
-        self._create_alarms(stack_name, packaged, resolver, access)
         complete_buckets(clients, packaged, resolver)
-        apply_substitutions(clients, packaged, resolver)
         tables = stack_tables(packaged, resolver)
         if "dynamodb" not in self.services:  # the tables are where moto's CloudFormation made them
             complete_tables(clients.dynamodb, tables, set_encryption=lambda name, encryption: (
                 self._core.set_table_encryption(ACCOUNT_ID, region, name, encryption)))
-        for process in self.services.values():
+        for service, process in self.services.items():
+            # One endpoint for every caller: the cloud's clients, AWS clients, tasks, functions.
+            clients.endpoints[service] = self.forwarding.endpoints[service] = process.endpoint
+            self.runtime.use_endpoint(process.endpoint, service=service)
             process.stack_deployed(clients, tables, access)
+        # Every environment of the previous deployment goes: its credentials belong to that one.
+        # The new functions' first environments start their Init now, once what a function's
+        # module could read at import is in place (buckets, tables, access rules), as
+        # CloudFormation creates a function after what it references; the rest is applied meanwhile.
+        self.runtime.replace(specs)
+        self._create_alarms(stack_name, packaged, resolver, access)
+        apply_substitutions(clients, packaged, resolver)
         self.bus.trails[:] = trails_of(packaged.cloudformation["Resources"], resolver)
         self.stack, self.packaged, self.not_emulated = deployed, packaged, not_emulated
         self.stack_changes += 1

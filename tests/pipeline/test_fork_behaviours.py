@@ -139,3 +139,21 @@ def test_a_function_whose_module_does_not_import_fails_as_lambda_reports_it(tmp_
     assert result.cause and "Unable to import module 'app': No module named 'no_such_module'" in result.cause
     assert again["FunctionError"] == "Unhandled"
     assert json.loads(again["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_a_module_that_reads_its_table_at_import_finds_it_and_is_allowed_as_in_aws(tmp_path):
+    """An Init phase that calls AWS, now that it runs as the function is deployed: the environment
+    has the function's credentials and endpoints, the table is there, and the role's grants decide
+    (the table's KMS key's too)."""
+    fork = _fork_with_function(tmp_path, (
+        "import os, boto3\n"
+        "FOUND = boto3.client('dynamodb').get_item(TableName=os.environ['TABLE'], Key={'id': {'S': 'nothing'}})\n"
+        "def lambda_handler(event, context):\n    return 'Item' in FOUND\n"), {"TABLE": {"Ref": "IdempotencyTable"}})
+    fork.properties("SetupFunction")["Policies"] = [{"Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::GetAtt": ["PipelineKey", "Arn"]}}]}]
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        answer = cloud.clients.lambda_.invoke(FunctionName=cloud.runtime.function("SetupFunction").name)
+    payload = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, payload
+    assert payload is False
