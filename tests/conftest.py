@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 SAMPLES = ROOT / "samples"
 TEMPLATE = ROOT / "template.yaml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_cache_of_this_session(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What the offline cloud keeps between runs (pipeline.local.run_cache) goes to a folder of
+    this session's, for every process it starts too: not into the developer's cache."""
+    if "PIPELINE_CACHE_DIR" not in os.environ:
+        os.environ["PIPELINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("run-cache"))
 
 
 def load_event(name: str) -> dict:

@@ -93,20 +93,29 @@ def reply(message: dict) -> None:
     REPLY.flush()
 
 
+def initialize() -> tuple:
+    """The Init phase: (handler or None, its _InitError or None, its duration in ms)."""
+    started = time.perf_counter()
+    try:
+        return load_handler(os.environ["_HANDLER"]), None, (time.perf_counter() - started) * 1000
+    except _InitError as exc:
+        return None, exc, (time.perf_counter() - started) * 1000
+
+
 def serve() -> None:
     # The Init phase runs before the first request is read, as in AWS, so an environment started
     # ahead of its first invocation (pipeline.local.runtime) is ready when the request comes.
-    handler = None
-    init_error = None
-    started = time.perf_counter()
-    try:
-        handler = load_handler(os.environ["_HANDLER"])
-    except _InitError as exc:
-        init_error = exc
-    init_ms = (time.perf_counter() - started) * 1000
+    # If that Init failed, it is tried again at the first invocation, as Lambda retries an Init
+    # that did not complete (Lambda Developer Guide, "Init phase"); an environment whose Init
+    # failed answers the error and ends, and the next invocation gets a fresh one.
+    ahead = os.environ.pop("_LOCAL_INIT_AHEAD", "") == "1"
+    handler, init_error, init_ms = initialize()
     for line in sys.stdin:
         request = json.loads(line)
         request_id = request["request_id"]
+        if init_error is not None and ahead:
+            handler, init_error, init_ms = initialize()
+        ahead = False
         started = time.perf_counter()
         if init_error is not None:
             outcome = {"ok": False, "error": error_payload(init_error, request_id, init_error.error_type)}
@@ -126,7 +135,11 @@ def serve() -> None:
         outcome["init_ms"] = init_ms
         init_ms = None
         outcome["max_memory_mb"] = peak_memory_mb()
+        if init_error is not None:
+            outcome["reset"] = True  # this environment ends: the runtime starts another
         reply(outcome)
+        if init_error is not None:
+            return
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pipeline.local.faults import Fault, FaultPlan
 from pipeline.local.forwarding import Forwarding
 from pipeline.local.function_specs import function_specs
 from pipeline.local.gatekeeper import Gatekeeper
-from pipeline.local.heap import long_lived
+from pipeline.local.heap import long_lived, thaw
 from pipeline.local.moto_catalog import aws_managed_policy
 from pipeline.local.moto_stacks import (
     apply_substitutions, complete_buckets, complete_tables, create_stack, generated_name, stack_tables,
@@ -210,6 +210,7 @@ class LocalCloud:
         from moto import mock_aws
 
         with ExitStack() as stack:
+            stack.callback(thaw)  # last, once the cloud is gone
             with long_lived():  # moto imported, the endpoint and hooks in place
                 parse_once()
                 core = load_core()

@@ -17,18 +17,26 @@ from contextlib import contextmanager
 
 @contextmanager
 def long_lived() -> Iterator[None]:
-    """No collections during the block; what exists at its end is kept out of later ones.
-    Nested blocks leave it all to the outermost. Garbage made in the block stays until the
-    process ends: a start makes little, and once."""
+    """No collections during the block; if it ends well, what exists then is kept out of later
+    ones (until thawed: a stopped cloud calls thaw). Nested blocks leave it all to the outermost.
+    A start that fails freezes nothing: what it made is collected as usual."""
     if not gc.isenabled():
         yield
         return
     gc.disable()
     try:
         yield
-    finally:
-        gc.freeze()
+    except BaseException:
         gc.enable()
+        raise
+    gc.freeze()
+    gc.enable()
+
+
+def thaw() -> None:
+    """Back into the collector's sight: what a stopped cloud froze is garbage now, in a process
+    that goes on (the tests, the bench, `pipeline serve` after a stack is replaced)."""
+    gc.unfreeze()
 
 
 def freeze_at_exit() -> None:

@@ -10,6 +10,7 @@ Reading the template itself is pipeline.template's job.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import zipfile
@@ -139,8 +140,11 @@ def transform(template: dict[str, Any], parameters: dict[str, str], region: str)
     runs for the same template, parameters, region and translator (pipeline.local.run_cache)."""
     from importlib.metadata import version
 
-    return run_cache.kept("sam-transform", [template, parameters, region, version("aws-sam-translator")],
-                          lambda: _translate(template, parameters, region))
+    # What the result depends on: the input, the translator and botocore (the region's partition),
+    # and this module, which sets the translator up.
+    depends_on = [template, parameters, region, version("aws-sam-translator"), version("botocore"),
+                  hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
+    return run_cache.kept("sam-transform", depends_on, lambda: _translate(template, parameters, region))
 
 
 def _translate(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-FORM = 1  # raise when what is kept, or how it is made, changes
+FORM = 1  # raise when what is kept changes
+KEPT = 64  # entries of a kind: the oldest go beyond that
 
 
 def folder() -> Path | None:
@@ -33,7 +34,8 @@ def kept(kind: str, depends_on: Any, make: Callable[[], Any]) -> Any:
     """make()'s JSON result, from the cache when depends_on (JSON) is what it was made from."""
     base = folder()
     try:
-        digest = hashlib.sha256(json.dumps([FORM, kind, depends_on], sort_keys=True).encode("utf-8")).hexdigest()
+        # Keys in their order: a result may follow the order of its input's keys.
+        digest = hashlib.sha256(json.dumps([FORM, kind, depends_on]).encode("utf-8")).hexdigest()
     except (TypeError, ValueError):  # not JSON (a YAML date, say): made each time
         return make()
     path = base / kind / f"{digest}.json" if base else None
@@ -55,6 +57,9 @@ def _write(path: Path, result: Any) -> None:
                                          suffix=".tmp") as temporary:
             json.dump(result, temporary)
         os.replace(temporary.name, path)  # whole or not at all, also with two runs at once
+        entries = sorted(path.parent.glob("*.json"), key=lambda entry: entry.stat().st_mtime)
+        for entry in entries[:-KEPT]:
+            entry.unlink(missing_ok=True)
     except (OSError, TypeError, ValueError):
         try:
             os.unlink(temporary.name)

@@ -111,7 +111,7 @@ class _Environment:
 
     _ids = itertools.count(1)
 
-    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_dir: Path):
+    def __init__(self, spec: FunctionSpec, base_env: dict[str, str], log_dir: Path, ahead: bool = False):
         self.spec = spec
         number = next(self._ids)
         self.log_path = log_dir / f"{spec.logical_id}-{number}.log"
@@ -134,6 +134,7 @@ class _Environment:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             **({"_LOCAL_OPT": str(spec.opt_dir)} if spec.opt_dir else {}),
+            **({"_LOCAL_INIT_AHEAD": "1"} if ahead else {}),  # started before any invocation
         }
         self.process = subprocess.Popen(
             [sys.executable, "-X", "frozen_modules=on", str(BOOTSTRAP)],
@@ -236,6 +237,7 @@ class LambdaRuntime:
         functions = {alias: spec for spec in specs for alias in (spec.name, spec.arn, spec.logical_id)}
         with self._lock:
             idle = [environment for environments in self._idle.values() for environment in environments]
+            self._all = [environment for environment in self._all if environment not in idle and environment.alive]
             self._functions, self._idle = functions, {spec.logical_id: deque() for spec in specs}
             for spec in specs:
                 self._running.setdefault(spec.logical_id, 0)
@@ -252,7 +254,7 @@ class LambdaRuntime:
         environments to reduce the number of cold start invocations" (Lambda Developer Guide,
         "Understanding the Lambda execution environment lifecycle", Init phase). Its REPORT line
         still gives the Init Duration, as the first invocation of any environment does here."""
-        environment = _Environment(spec, self._base_env, self._log_dir)
+        environment = _Environment(spec, self._base_env, self._log_dir, ahead=True)
         with self._lock:
             current = not self._closed and self._functions.get(spec.logical_id) is spec
             if current:
@@ -295,6 +297,8 @@ class LambdaRuntime:
                 "duration_ms": spec.timeout_s * 1000,
             }
             environment.close()  # AWS resets an environment whose invocation timed out
+        if reply.get("reset"):  # its Init failed: it ends, and the next invocation starts another
+            environment.close()
         logs = environment.new_log_lines()
         self._release(spec, environment)
         error = None if reply["ok"] else reply["error"]
@@ -354,7 +358,8 @@ class LambdaRuntime:
             environment.close()
 
     def environment_pids(self) -> dict[str, list[int]]:
-        """Process ids of the execution environments started so far, by function."""
+        """Process ids of the execution environments started for the deployed functions, by function
+        (those that ended included; a deploy drops the previous deployment's that ended)."""
         with self._lock:
             environments = list(self._all)
         pids: dict[str, list[int]] = {}

@@ -129,16 +129,43 @@ def test_a_function_initializes_as_it_is_deployed_before_any_invocation(tmp_path
 
 
 def test_a_function_whose_module_does_not_import_fails_as_lambda_reports_it(tmp_path):
-    """The Init phase's error, reported by every invocation of that environment as the Python
-    runtime reports it: Runtime.ImportModuleError, "Unable to import module 'app': ..."."""
+    """The Init phase's error, as the Python runtime reports it: Runtime.ImportModuleError,
+    "Unable to import module 'app': ...". An environment whose Init failed ends; the next
+    invocation gets a fresh one, whose Init is tried again."""
     fork = _fork_with_function(tmp_path, "import no_such_module\n\ndef lambda_handler(event, context):\n    return 1\n")
     with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
         result = run_one(cloud, tmp_path, "sales.csv")
         again = cloud.clients.lambda_.invoke(FunctionName=cloud.runtime.function("SetupFunction").name)
+        environments = cloud.runtime.environment_pids()["SetupFunction"]
     assert (result.status, result.error) == ("FAILED", "Runtime.ImportModuleError")
     assert result.cause and "Unable to import module 'app': No module named 'no_such_module'" in result.cause
     assert again["FunctionError"] == "Unhandled"
     assert json.loads(again["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+    assert len(environments) == 2  # the one started at deploy, then a fresh one
+
+
+def test_an_init_that_failed_before_the_first_invocation_is_tried_again_at_it(tmp_path):
+    """Lambda retries an Init that did not complete at the first invocation (Lambda Developer
+    Guide, "Init phase"): a module that could not import as the function was deployed (what it
+    needs was not there yet) imports at the first invocation, in the same environment."""
+    tries, ready = tmp_path / "tries", tmp_path / "ready"
+    fork = _fork_with_function(tmp_path, (
+        "import os\n"
+        "with open(os.environ['TRIES'], 'a') as tries:\n    tries.write(str(os.getpid()) + '\\n')\n"
+        "if not os.path.exists(os.environ['READY']):\n    raise RuntimeError('not ready')\n"
+        "def lambda_handler(event, context):\n    return os.getpid()\n"), {"TRIES": str(tries), "READY": str(ready)})
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        deadline = time.monotonic() + 30
+        while not tries.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ready.write_text("now", encoding="utf-8")
+        answer = cloud.clients.lambda_.invoke(FunctionName=cloud.runtime.function("SetupFunction").name)
+        payload = json.loads(answer["Payload"].read())
+        environments = cloud.runtime.environment_pids()["SetupFunction"]
+    assert "FunctionError" not in answer, payload
+    assert tries.read_text().split() == [str(payload)] * 2 and environments == [payload]
+    (report,) = [report for report in cloud.runtime.reports if report.function == "SetupFunction"]
+    assert report.init_ms is not None
 
 
 def test_a_module_that_reads_its_table_at_import_finds_it_and_is_allowed_as_in_aws(tmp_path):

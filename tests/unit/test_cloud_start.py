@@ -4,6 +4,7 @@ data files parsed once per process."""
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import boto3
 import botocore.session
@@ -11,6 +12,8 @@ import pytest
 
 from pipeline.local.botocore_data import parse_once
 from pipeline.local.heap import long_lived
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 def test_no_collection_runs_in_a_start_and_what_it_made_is_frozen_after():
@@ -30,12 +33,23 @@ def test_no_collection_runs_in_a_start_and_what_it_made_is_frozen_after():
         gc.unfreeze()
 
 
-def test_collections_resume_when_a_start_fails():
+def test_a_start_that_fails_freezes_nothing_and_collections_resume():
+    gc.unfreeze()
     with pytest.raises(RuntimeError):
         with long_lived():
+            assert not gc.isenabled()
             raise RuntimeError("deploy refused")
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_stopped_cloud_leaves_nothing_frozen():
+    """What a start froze is collected once its cloud is gone (the plain layer: nothing else thaws)."""
+    from pipeline.offline import OfflineCloud
+
     gc.unfreeze()
+    with OfflineCloud.deploy(TEMPLATE, ["FailureRate=0"], time_scale=0, fast=False):
+        assert gc.get_freeze_count() > 100_000
+    assert gc.get_freeze_count() == 0
 
 
 def test_sessions_share_one_loader_and_their_clients_work_as_before():

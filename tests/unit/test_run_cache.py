@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 from pipeline.local import run_cache
+from pipeline.local import packaging
 from pipeline.local.packaging import package
 
 
@@ -61,7 +62,21 @@ def test_a_kept_transform_is_the_transform(tmp_path, monkeypatch):
     template = Path(__file__).resolve().parents[2] / "template.yaml"
     made = package(template, {"FailureRate": "0"}, "code-bucket", "us-east-1").cloudformation
     assert len(list((tmp_path / "sam-transform").iterdir())) == 1
-    kept = package(template, {"FailureRate": "0"}, "code-bucket", "us-east-1").cloudformation
+
+    def not_again(*args):
+        raise AssertionError("translated again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(packaging, "_translate", not_again)
+        kept = package(template, {"FailureRate": "0"}, "code-bucket", "us-east-1").cloudformation
     assert kept == made and "AWS::Serverless::Function" not in str(kept)
     other = package(template, {"FailureRate": "1"}, "code-bucket", "us-east-1").cloudformation
     assert len(list((tmp_path / "sam-transform").iterdir())) == 2 and other["Resources"].keys() == made["Resources"].keys()
+
+
+def test_only_the_newest_entries_of_a_kind_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(run_cache, "KEPT", 3)
+    for number in range(5):
+        run_cache.kept("kind", number, lambda: number)
+    assert len(list((tmp_path / "kind").glob("*.json"))) == 3
