@@ -338,14 +338,24 @@ def ablate(files: list[Path], parts: list[str], rounds: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--files", type=int, help="files per run (1,000; with --compare, 400)")
     parser.add_argument("--runs", type=int, default=7, help="cold start runs per handler (median)")
     parser.add_argument("--deploys", type=int, default=5, help="offline deploys (median)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not measure the baseline (no speed layer)")
     parser.add_argument("--ablate", nargs="*", metavar="PART",
                         help="measure what each part of the speed layer pays (all parts if none named)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of runs per part (--ablate)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of runs per part (--ablate), "
+                                                                   "or of whole benches (--compare)")
+    parser.add_argument("--compare", metavar="REF", help="this tree against the commit REF in alternating whole "
+                                                         "runs, as `python -m pipeline.bench_compare REF` does")
     args = parser.parse_args(argv)
+
+    if args.compare is not None:
+        from pipeline import bench_compare
+
+        files = ["--files", str(args.files)] if args.files else []
+        return bench_compare.main([args.compare, "--rounds", str(args.rounds), *files])
+    args.files = args.files or 1000
 
     if args.ablate is not None:
         with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:

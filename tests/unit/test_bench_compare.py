@@ -30,3 +30,14 @@ def test_a_pair_gives_the_ratio_and_each_process_s_cpu_per_file():
 def test_a_commit_that_is_not_there_is_one_line():
     with pytest.raises(SystemExit, match="no commit 'no-such-ref' in this repository"):
         checkout("no-such-ref")
+
+
+def test_bench_compare_is_also_python_m_pipeline_bench_compare_ref(monkeypatch):
+    """`python -m pipeline.bench --compare REF` runs the same comparison (issue 22 names it so)."""
+    from pipeline import bench, bench_compare
+
+    called = []
+    monkeypatch.setattr(bench_compare, "main", lambda argv: called.append(argv) or 0)
+    assert bench.main(["--compare", "9a7a4f9", "--rounds", "2", "--files", "100"]) == 0
+    assert bench.main(["--compare", "HEAD~1"]) == 0
+    assert called == [["9a7a4f9", "--rounds", "2", "--files", "100"], ["HEAD~1", "--rounds", "3"]]
