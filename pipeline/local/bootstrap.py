@@ -110,6 +110,7 @@ def serve() -> None:
     # failed answers the error and ends, and the next invocation gets a fresh one.
     ahead = os.environ.pop("_LOCAL_INIT_AHEAD", "") == "1"
     handler, init_error, init_ms = initialize()
+    reply({"initialized": init_error is None})  # the Init phase has ended: the runtime sends requests now
     for line in sys.stdin:
         request = json.loads(line)
         request_id = request["request_id"]

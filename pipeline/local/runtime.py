@@ -61,6 +61,7 @@ class RequestTooLarge(Exception):
 
 # Lambda's payload limits for a synchronous invocation ("Lambda quotas": 6 MB each way), and what
 # it answers past them, as moto's own tests and deployments record it.
+INIT_LIMIT_S = 10.0  # the Init phase's limit (Lambda Developer Guide, "Init phase")
 REQUEST_LIMIT = 6_291_456
 RESPONSE_LIMIT = 6_291_556
 RESPONSE_TOO_LARGE = {"errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} "
@@ -150,9 +151,32 @@ class _Environment:
         )
         os.close(reply_write)
         self._replies = os.fdopen(reply_read, "r", encoding="utf-8")
+        self._initialized = False
+
+    def _init_ended(self, timeout_s: float) -> bool | None:
+        """Wait for the Init phase to end (the bootstrap says so in its first line): True once it
+        has, False if the process ended first, None if timeout_s passed first."""
+        if self._initialized:
+            return True
+        ready, _, _ = select.select([self._replies], [], [], timeout_s)
+        if not ready:
+            return None
+        self._initialized = bool(self._replies.readline())
+        return self._initialized
 
     def invoke(self, request_id: str, event: str, timeout_s: float) -> dict[str, Any] | None:
-        """Run one invocation; None if timeout_s passed first."""
+        """Run one invocation; None if timeout_s passed first. The Init phase has a limit of its
+        own, not the function's timeout: "The Init phase is limited to 10 seconds. If all three
+        tasks don't complete within 10 seconds, Lambda retries the Init phase at the time of the
+        first function invocation with the configured function timeout" (Lambda Developer Guide,
+        "Init phase"). Here a longer Init is waited for within the timeout once more."""
+        ended = self._init_ended(INIT_LIMIT_S)
+        if ended is None:
+            ended = self._init_ended(timeout_s)
+            if ended is None:
+                return None
+        if not ended:
+            return {"ok": False, "error": _runtime_exit_error(request_id, self.process.wait()), "init_ms": None}
         request = json.dumps({"request_id": request_id, "event": json.loads(event), "timeout_s": self.spec.timeout_s})
         assert self.process.stdin is not None
         try:

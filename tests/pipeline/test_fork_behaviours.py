@@ -184,3 +184,20 @@ def test_a_module_that_reads_its_table_at_import_finds_it_and_is_allowed_as_in_a
     payload = json.loads(answer["Payload"].read())
     assert "FunctionError" not in answer, payload
     assert payload is False
+
+
+def test_an_init_longer_than_the_function_timeout_is_not_cut_short_by_it(tmp_path):
+    """The Init phase has its own limit, 10 seconds, not the function's timeout (Lambda Developer
+    Guide, "Init phase"): a module that takes 2.5 s to import serves a function whose timeout is
+    1 s, and its REPORT gives the Init Duration."""
+    fork = Fork().add_resource("SlowFunction", {"Type": "AWS::Serverless::Function", "Properties": {
+        "CodeUri": str(source_folder(tmp_path / "slow", {
+            "app.py": "import time\ntime.sleep(2.5)\n\ndef lambda_handler(event, context):\n    return 'ok'\n"})),
+        "Handler": "app.lambda_handler", "Timeout": 1}})
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        answer = cloud.clients.lambda_.invoke(FunctionName=cloud.runtime.function("SlowFunction").name)
+        payload = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, payload
+    assert payload == "ok"
+    (report,) = [report for report in cloud.runtime.reports if report.function == "SlowFunction"]
+    assert report.init_ms is not None and report.init_ms >= 2400
