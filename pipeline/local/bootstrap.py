@@ -2,8 +2,9 @@
 
 Started by pipeline.local.runtime as a script (never imported), so the handler's modules live
 alone in this interpreter, as they do in AWS. Requests arrive as JSON lines on stdin; replies go
-back on the file descriptor named by _LOCAL_RUNTIME_REPLY_FD; the handler's own stdout and stderr
-are the function's log. Errors are reported as the AWS Python runtime reports them.
+back on the file descriptor named by _LOCAL_RUNTIME_REPLY_FD, the first of them once the Init
+phase has ended; the handler's own stdout and stderr are the function's log. Errors are reported
+as the AWS Python runtime reports them.
 """
 
 import importlib
