@@ -89,25 +89,7 @@ def problems(definition: dict[str, Any], workflow_type: str) -> list[Problem]:
     invalid = _transition_problems(definition) + [p.message for p in resources if p.code == "InvalidDefinition"]
     if invalid:
         return [Problem("InvalidDefinition", f"Invalid State Machine Definition: '{', '.join(invalid)}'")]
-    return [*_distributed_maps(definition), *resources]
-
-
-def _distributed_maps(definition: dict[str, Any]) -> Iterator[Problem]:
-    """A Distributed Map runs each item as a child workflow the state machine's role starts (Step
-    Functions Developer Guide, "IAM policies for using Distributed Map states"); moto runs them
-    inside the parent, where that start is not authorized."""
-    for name, state in (definition.get("States") or {}).items():
-        if not isinstance(state, dict):
-            continue
-        processor = state.get("ItemProcessor") if isinstance(state.get("ItemProcessor"), dict) else {}
-        if state.get("Type") == "Map" and (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED":
-            yield Problem(NOT_SUPPORTED, f"state {name!r} is a Distributed Map, whose child workflows the offline "
-                                         "cloud cannot start and authorize as AWS does")
-        for branch in state.get("Branches") or []:
-            if isinstance(branch, dict):
-                yield from _distributed_maps(branch)
-        if processor:
-            yield from _distributed_maps(processor)
+    return resources
 
 
 def starts_synchronous_children(definition: dict[str, Any]) -> bool:

@@ -22,6 +22,10 @@ shows each one's behaviour against the pinned moto):
   need (pipeline.local.moto_change_sets).
 - An execution's history ends with its end event (moto records a still-running Map iteration's
   or Parallel branch's events after it).
+- StartExecution without a name gets a UUID, as in AWS (moto named every such execution None).
+- A Distributed Map lists every page of its bucket, keeps to MaxConcurrency and its failure
+  threshold, starts its child workflows only if the role may, and writes its results
+  (pipeline.local.moto_distributed_map).
 - Definitions parsed at the same time do not share one parser's state (moto's ASL preprocessor
   keeps its QueryLanguage scopes in a class attribute: two executions that start together could
   pop each other's scope, and the execution thread died with an IndexError, its file never ending).
@@ -37,6 +41,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -87,7 +92,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
-from pipeline.local import moto_tasks
+from pipeline.local import moto_distributed_map, moto_tasks
 from pipeline.local.moto_change_sets import installed as change_sets_installed
 from pipeline.local.moto_eventbridge import test_event_pattern
 from pipeline.local.moto_stacks import stable_suffix
@@ -360,6 +365,8 @@ def installed(
         Patch(cloudformation_parsing, "generate_resource_name", stable_resource_name),
         Patch(EventManager, "_publish_history_event", publish_history_event),
         *json_template_bodies(),
+        *moto_distributed_map.installed(authorize_task),
+        named_start_execution(),
     ]
     patches += [Patch(service, "_from_error", moto_tasks.service_error(Patch(service, "_from_error", None).original()))
                 for service in moto_tasks.SDK_ERRORS]
@@ -376,6 +383,21 @@ def installed(
 
 
 _moto_resource_name = cloudformation_parsing.generate_resource_name
+
+
+def named_start_execution() -> Patch:
+    """StartExecution without a name names the execution with a UUID (Step Functions API
+    Reference, StartExecution: "If you don't provide a name for the execution, Step Functions
+    automatically generates a universally unique identifier (UUID) as the execution name").
+    moto names it None: a second unnamed start of the same state machine was refused as
+    ExecutionAlreadyExists, or answered with the first execution."""
+    original = Patch(StepFunctionsParserBackend, "start_execution", None).original()
+
+    def start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None,
+                        *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return Patch(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
 def stable_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:

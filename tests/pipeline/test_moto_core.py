@@ -308,6 +308,20 @@ def test_a_child_execution_started_as_step_functions_names_its_parameters_runs()
         assert isinstance(output["StartDate"], int)
 
 
+def test_executions_started_without_a_name_are_each_named_with_a_uuid():
+    """moto names an unnamed execution None: the second unnamed start of a state machine was
+    refused as ExecutionAlreadyExists (AWS names each with a UUID)."""
+    import uuid
+
+    with engine() as run:
+        sfn = run.client("stepfunctions")
+        machine = sfn.create_state_machine(name="unnamed", roleArn=run.role_arn, definition=json.dumps(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+        arns = [sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"] for _ in range(2)]
+    names = [arn.rsplit(":", 1)[1] for arn in arns]
+    assert names[0] != names[1] and all(str(uuid.UUID(name)) == name for name in names)
+
+
 # -- on a moto other than the pinned one -----------------------------------------------------
 
 

@@ -54,3 +54,14 @@ def test_tasks_the_offline_cloud_cannot_run_are_named_not_run_unchecked():
         "A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2", "Next": "B"},
         "B": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True}}}
     assert messages(supported) == [] and starts_synchronous_children(supported)
+
+
+def test_a_distributed_map_is_run_offline_and_its_tasks_checked_like_any_other():
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "G",
+                          "States": {"G": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                                           "End": True}}}}}}
+    assert messages(definition) == [("NotSupportedOffline", "state 'G' calls glue:startJobRun.sync, an integration "
+                                                            "the offline cloud cannot run and authorize as AWS does")]

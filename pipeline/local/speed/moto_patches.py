@@ -57,15 +57,17 @@ class _EndedEventManager:
 
 
 class _EndedEnvironment:
-    def __init__(self, history: list[dict[str, Any]]):
+    def __init__(self, history: list[dict[str, Any]], map_runs: Any):
         self.event_manager = _EndedEventManager(history)
+        self.map_run_record_pool_manager = map_runs
 
 
 class EndedWorker:
-    """What an ended execution keeps of its worker: the history, for GetExecutionHistory."""
+    """What an ended execution keeps of its worker: the history, for GetExecutionHistory, and its
+    Map Runs, for ListMapRuns and DescribeMapRun (AWS answers both after the execution ended)."""
 
-    def __init__(self, history: list[dict[str, Any]]):
-        self.env = _EndedEnvironment(history)
+    def __init__(self, history: list[dict[str, Any]], map_runs: Any):
+        self.env = _EndedEnvironment(history, map_runs)
 
     def stop(self, stop_date: Any = None, error: Any = None, cause: Any = None) -> None:
         """Stopping an ended execution changes nothing."""
@@ -78,7 +80,7 @@ def release_interpreter(execution: Any) -> None:
         return
     events = worker.env.event_manager
     with EVENTS_LOCK.of(events):  # the interpreter has ended and is let go: its events need no deep copy
-        execution.exec_worker = EndedWorker(list(HISTORY_EVENTS.of(events)))
+        execution.exec_worker = EndedWorker(list(HISTORY_EVENTS.of(events)), worker.env.map_run_record_pool_manager)
     for thread in [thread for thread in TMP_THREADS if not thread.is_alive()]:
         try:
             TMP_THREADS.remove(thread)
