@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                         help="give up on a file after this long (default 300)")
     replay.add_argument("--json", action="store_true", help="print one JSON object per file, in order")
+    from pipeline.cli_backfill import add_parser as add_backfill
+
+    add_backfill(commands, add_offline_options)
     graph = commands.add_parser(
         "graph",
         help="draw the state machine (Mermaid or SVG)",
@@ -141,7 +144,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     follow it to be uploaded (a word that is neither Key=Value nor a file stays a bad override)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("run", "serve"):
+    if args.command in ("run", "serve", "backfill"):
         args.files = getattr(args, "files", [])
         files = [word for word in args.parameter_overrides if not OVERRIDE.match(word) and Path(word).exists()]
         args.files += files
@@ -160,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     freeze_at_exit()
     try:
         with interrupts_raised():
+            if args.command == "backfill":
+                from pipeline.cli_backfill import backfill
+
+                return backfill(args)
             if args.command in ("status", "replay"):
                 from pipeline import cli_stack
 

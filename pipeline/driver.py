@@ -232,11 +232,15 @@ class ExecutionFollower:
     read, and none is described.
     """
 
-    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False, page_size: int = 50):
+    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False, page_size: int = 50,
+                 every_page: bool = False):
         self._sfn = clients.stepfunctions
         self._keep_history = keep_history
         self._state_machine_arn = state_machine_arn
         self._page_size = page_size
+        # Uploads start executions one by one, so the newest page covers what started since the
+        # last look; a backfill starts up to MaxConcurrency at once: every page since the start.
+        self._every_page = every_page
         # Executions started before the follower are someone else's (with a margin for clocks).
         self._since = datetime.now(timezone.utc) - CLOCK_SKEW
         self._running: set[str] = set()
@@ -267,8 +271,13 @@ class ExecutionFollower:
                     continue
                 self._running.discard(arn)
                 self._remember(arn, listed, history)
-            if older or not waiting:
+            if older or (not waiting and not self._every_page):
                 return
+
+    @property
+    def running(self) -> bool:
+        """Whether an execution seen running has not been seen ended yet."""
+        return bool(self._running)
 
     def _remember(self, arn: str, listed: dict[str, Any], history: list[dict[str, Any]]) -> None:
         self._read.add(arn)

@@ -35,6 +35,11 @@ def _announced_object(execution_input: str) -> tuple[str, str, str | None, str] 
         bucket = (detail.get("bucket") or {}).get("name")
         if isinstance(obj.get("key"), str) and bucket:
             return bucket, unquote_plus(obj["key"]), obj.get("version-id"), obj["key"]
+    if event.get("detail-type") == "Object Listed":  # a backfill's listing: the key is raw, no version
+        obj = detail.get("object") or {}
+        bucket = (detail.get("bucket") or {}).get("name")
+        if isinstance(obj.get("key"), str) and bucket:
+            return bucket, obj["key"], None, obj["key"]
     if event.get("detail-type") == "AWS API Call via CloudTrail":
         params = detail.get("requestParameters") or {}
         response = detail.get("responseElements") or {}

@@ -28,6 +28,7 @@ class PipelineStack:
     dead_letter_queue_url: str
     rules: tuple[Rule, ...]
     resources: dict[str, str]
+    backfill_state_machine_arn: str | None = None  # None for a stack without the backfill
 
     @classmethod
     def discover(cls, clients: Any, stack_name: str) -> PipelineStack:
@@ -60,4 +61,5 @@ class PipelineStack:
             dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
             rules=tuple(rules),
             resources=resources,
+            backfill_state_machine_arn=outputs.get("BackfillStateMachineArn"),
         )

@@ -43,6 +43,13 @@ class ObjectNotFoundError(LookupError):
 
 
 ObjectExists = Callable[[str, str, "str | None", "str | None"], bool]
+CurrentVersion = Callable[[str, str], "tuple[str | None, str | None] | None"]
+"""(bucket, key) -> (version ID, ETag) of the object's current version, None if there is none."""
+
+# The backfill state machine (statemachine/backfill.asl.json) hands each listed object on in
+# this shape: ListObjectsV2 gives keys raw, and no version ID.
+BACKFILL_SOURCE = "file-pipeline.backfill"
+BACKFILL_DETAIL_TYPE = "Object Listed"
 """(bucket, key, version ID, ETag) -> does the bucket hold that object?"""
 
 KeyForm = Literal["decoded", "raw", "unambiguous"]
@@ -113,12 +120,13 @@ def display_name(key: str) -> str:
 
 
 def read_landed_file(event: Any, object_exists: ObjectExists | None = None, *,
-                     s3_client: Any = None) -> LandedFile:
+                     s3_client: Any = None, current_version: CurrentVersion | None = None) -> LandedFile:
     """Read bucket, key and object details from whichever shape announced the file.
 
     Only an EventBridge key that reads differently form-decoded needs an answer from the bucket:
     object_exists gives it if passed, else S3 HeadObject through s3_client, or through a client
-    made once per execution environment (boto3 is imported only then)."""
+    made once per execution environment (boto3 is imported only then). A backfill listing asks
+    the bucket for the object's current version (current_version, else HeadObject)."""
     if not isinstance(event, dict):
         raise UnrecognizedEventError(f"Expected a JSON object event, got {type(event).__name__}")
     if "Records" in event:
@@ -128,8 +136,10 @@ def read_landed_file(event: Any, object_exists: ObjectExists | None = None, *,
         return _from_s3_eventbridge(event, object_exists, s3_client)
     if detail_type == "AWS API Call via CloudTrail":
         return _from_cloudtrail(event)
+    if detail_type == BACKFILL_DETAIL_TYPE and event.get("source") == BACKFILL_SOURCE:
+        return _from_backfill_listing(event, current_version or _head_current_version(s3_client))
     raise UnrecognizedEventError(
-        "Not an S3 'Object Created' event, a CloudTrail S3 write event or an S3 notification "
+        "Not an S3 'Object Created' event, a CloudTrail S3 write event, an S3 notification or a backfill listing "
         f"(source={event.get('source')!r}, detail-type={detail_type!r})"
     )
 
@@ -177,6 +187,37 @@ def _head_object_lookup(s3_client: Any) -> ObjectExists:
         return s3_object_exists(bucket, key, version_id, etag, s3_client)
 
     return exists
+
+
+def _head_current_version(s3_client: Any) -> CurrentVersion:
+    def current(bucket: str, key: str) -> tuple[str | None, str | None] | None:
+        from object_lookup import current_version
+
+        return current_version(bucket, key, s3_client)
+
+    return current
+
+
+def _from_backfill_listing(event: dict, current_version: CurrentVersion) -> LandedFile:
+    """An object the backfill listed. Its key is raw (never unquote it). The listing has no
+    version ID, so the bucket is asked for the current version: the version a live upload's
+    event would name, which keeps processing once per object version whichever path announced
+    it. An object overwritten since the listing is processed at its current version (its own
+    upload's event announces it too); one deleted since is ObjectNotFoundError."""
+    detail = _detail(event)
+    bucket, obj = detail.get("bucket"), detail.get("object")
+    name = bucket.get("name") if isinstance(bucket, dict) else None
+    if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not obj["key"]:
+        raise MalformedEventError(f"Backfill listing has no detail.object.key (bucket: {name!r})")
+    if not isinstance(name, str) or not name:
+        raise MalformedEventError(f"Backfill listing has no bucket name (key: {obj['key']!r})")
+    key = obj["key"]
+    current = current_version(name, key)
+    if current is None:
+        raise ObjectNotFoundError(f"s3://{name}/{key} was listed for a backfill but is no longer in the bucket")
+    version_id, etag = current
+    return LandedFile.create(bucket=name, key=key, event_source="Backfill", size=obj.get("size"),
+                             version_id=version_id, etag=etag or obj.get("etag"), event_time=event.get("time"))
 
 
 def _from_cloudtrail(event: dict) -> LandedFile:

@@ -1,4 +1,5 @@
-"""Does this object exist in the bucket? One S3 HeadObject, only for a key whose event form is ambiguous.
+"""Does this object exist in the bucket, and which is its current version? One S3 HeadObject, only
+for a key whose event form is ambiguous, or an object a backfill listed.
 
 boto3 is imported, and the client made, on the first call that needs them, then kept for the life
 of the execution environment: a key without "+" or "%" never needs them, and importing boto3 and
@@ -26,6 +27,22 @@ def s3_client() -> Any:
 
         _client = boto3.client("s3")
     return _client
+
+
+def current_version(bucket: str, key: str, client: Any = None) -> tuple[str | None, str | None] | None:
+    """(version ID, ETag) of the key's current version, None if the bucket has no such key (a
+    400, 403 or 404 answer); any other error is raised. The version ID is None in a bucket that
+    was never versioned."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = (client if client is not None else s3_client()).head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in NOT_THIS_OBJECT:
+            return None
+        raise
+    version = head.get("VersionId")
+    return (None if version in (None, "null") else version), head.get("ETag", "").strip('"') or None
 
 
 def s3_object_exists(bucket: str, key: str, version_id: str | None, etag: str | None,

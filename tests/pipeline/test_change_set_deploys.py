@@ -53,8 +53,9 @@ def packaged_template_url(cloud: OfflineCloud, fork: Fork | None = None) -> str:
             s3.put_object(Bucket=ARTIFACTS, Key=key, Body=_zip(ROOT / properties["CodeUri"]))
             properties["CodeUri"] = f"s3://{ARTIFACTS}/{key}"
         if resource["Type"] == "AWS::Serverless::StateMachine":
-            s3.put_object(Bucket=ARTIFACTS, Key="definition.asl.json", Body=(ROOT / properties["DefinitionUri"]).read_bytes())
-            properties["DefinitionUri"] = {"Bucket": ARTIFACTS, "Key": "definition.asl.json"}
+            key = f"definitions/{Path(properties['DefinitionUri']).name}"
+            s3.put_object(Bucket=ARTIFACTS, Key=key, Body=(ROOT / properties["DefinitionUri"]).read_bytes())
+            properties["DefinitionUri"] = {"Bucket": ARTIFACTS, "Key": key}
     body = json.dumps(template, indent=1)
     s3.put_object(Bucket=ARTIFACTS, Key="packaged.template", Body=body.encode())
     return f"{cloud.endpoint}/{ARTIFACTS}/packaged.template"

@@ -91,6 +91,7 @@ class Check:
     file: str | None
     overrides: tuple[str, ...]
     faults: tuple[Fault, ...]
+    backfill: bool = False
 
 
 def parse_check(text: str) -> Check:
@@ -99,15 +100,30 @@ def parse_check(text: str) -> Check:
     faults = tuple(Fault.parse(words[i + 1]) for i, word in enumerate(words) if word == "--inject")
     if words[0] == "deploy":
         return Check(True, None, overrides, faults)
-    rest = text.removeprefix("run ").split(" --inject")[0]
+    rest = text.removeprefix(f"{words[0]} ").split(" --inject")[0]
     name = " ".join(word for word in rest.split() if "=" not in word)
-    return Check(False, name, overrides, faults)
+    return Check(False, name, overrides, faults, backfill=words[0] == "backfill")
 
 
 @dataclass(frozen=True)
 class Outcome:
     result: Any  # the file's FileResult
     alarm_actions: list[Any]
+    backfill: dict[str, Any] | None = None  # the backfill's DescribeExecution, for a backfill check
+    failed_items: dict[str, Any] | None = None  # key -> its failed child workflow's record
+
+
+def run_backfill(cloud: OfflineCloud, file: Path) -> Outcome:
+    """The file placed in the bucket unannounced, and backfilled."""
+    from pipeline import backfill
+    from pipeline.driver import ExecutionFollower
+
+    with cloud.bus.silenced():
+        cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key=file.name, Body=file.read_bytes())
+    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn, every_page=True)
+    run = backfill.start(cloud.clients, cloud.stack, "")
+    (result,), ended = backfill.follow(cloud.clients, cloud.stack, run, follower=follower, poll_s=0.02, timeout_s=60)
+    return Outcome(result, [], ended, backfill.failed_items(cloud.clients, ended))
 
 
 def run_check(template: Path, check: Check) -> Outcome | TemplateError | None:
@@ -116,6 +132,8 @@ def run_check(template: Path, check: Check) -> Outcome | TemplateError | None:
         with OfflineCloud.deploy(template, list(check.overrides), time_scale=0, faults=list(check.faults)) as cloud:
             if check.deploy_only:
                 return None
+            if check.backfill:
+                return run_backfill(cloud, SAMPLES / check.file)
             (result,) = cloud.run([SAMPLES / check.file])
             # The alarm acts when the execution's end is reported, a moment after the history shows
             # it (in AWS, minutes after).
@@ -132,6 +150,17 @@ def assert_outcome(outcome: Any, expected: str) -> None:
         assert f": {refused.group(1)}: " in str(outcome)
         return
     assert not isinstance(outcome, TemplateError), f"deploy refused: {outcome}"
+    backfill = re.fullmatch(r"backfill (item )?FAILED: (\S+) \((.+)\)", expected)
+    if backfill:
+        item, error, text = backfill.groups()
+        if item:
+            assert outcome.backfill["status"] == "SUCCEEDED", outcome.backfill
+            (failed,) = outcome.failed_items.values()
+            assert failed["Error"] == error and text in failed["Cause"], failed
+        else:
+            assert outcome.backfill["status"] == "FAILED", outcome.backfill
+            assert outcome.backfill["error"] == error and text in outcome.backfill["cause"], outcome.backfill
+        return
     alarm = re.fullmatch(r"alarm refused \((.+)\)", expected)
     if alarm:
         assert outcome.result.status == "FAILED" and outcome.result.notification is not None
@@ -176,6 +205,10 @@ def test_the_template_as_it_is_passes_every_check(check):
     outcome = run_check(ROOT / "template.yaml", parsed)
     assert not isinstance(outcome, TemplateError), outcome
     if parsed.deploy_only:
+        return
+    if parsed.backfill:
+        assert outcome.backfill["status"] == "SUCCEEDED" and not outcome.failed_items, outcome.backfill
+        assert outcome.result.status == "SUCCEEDED", (outcome.result.error, outcome.result.cause)
         return
     failed = outcome.result.status == "FAILED"
     assert [action.published for action in outcome.alarm_actions] == ([True] if failed else []), outcome.alarm_actions

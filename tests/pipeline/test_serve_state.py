@@ -112,7 +112,7 @@ def test_pipeline_serve_state_keeps_a_run_across_a_restart(tmp_path):
     s3.put_object(Bucket=server.bucket, Key="daily/sales.csv", Body=(SAMPLES / "sales.csv").read_bytes())
     server.wait_for(r"daily/sales\.csv: SUCCEEDED")
     assert server.stop() == 130
-    assert (f"kept in {state}: stack file-pipeline, 2 object(s) in 1 bucket(s), 1 execution(s), 1 table item(s), "
+    assert (f"kept in {state}: stack file-pipeline, 2 object(s) in 2 bucket(s), 1 execution(s), 1 table item(s), "
             "1 queued message(s)") in server.output
 
     again = Server("--state", str(state), "--parameter-overrides", "FailureRate=0")

@@ -136,3 +136,42 @@ def test_when_neither_reading_exists_the_error_names_both(check_ext):
     assert type(raised.value).__name__ == "ObjectNotFoundError"
     assert str(raised.value) == ("Neither 'Q3 a b.csv' (form-decoded) nor 'Q3 a+b.csv' (as sent) "
                                  "exists in bucket 'landing' at version 'v9'")
+
+
+def backfill_listing(key, bucket="landing", etag='"abc"', size=10):
+    """An object as the backfill state machine hands it on (statemachine/backfill.asl.json)."""
+    return {"version": "0", "source": "file-pipeline.backfill", "detail-type": "Object Listed",
+            "time": "2026-12-05T01:00:00Z", "detail": {"bucket": {"name": bucket},
+                                                       "object": {"key": key, "etag": etag, "size": size}}}
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_a_backfill_listing_keeps_the_key_raw_and_names_the_current_version(check_ext, key):
+    asked = []
+
+    def current(bucket, listed_key):
+        asked.append((bucket, listed_key))
+        return "v7", "abc"
+
+    landed = check_ext.module("landed_file").read_landed_file(backfill_listing(key), current_version=current)
+    assert (landed.key, landed.version_id, landed.etag, landed.event_source) == (key, "v7", "abc", "Backfill")
+    assert asked == [("landing", key)]
+
+
+def test_a_listed_object_deleted_since_is_a_typed_error_naming_it(check_ext):
+    module = check_ext.module("landed_file")
+    with pytest.raises(module.ObjectNotFoundError, match=r"s3://landing/gone\.csv was listed for a backfill"):
+        module.read_landed_file(backfill_listing("gone.csv"), current_version=lambda bucket, key: None)
+
+
+def test_a_listed_object_overwritten_since_is_processed_at_its_current_version(check_ext):
+    landed = check_ext.module("landed_file").read_landed_file(
+        backfill_listing("a.csv", etag='"old"'), current_version=lambda bucket, key: ("v2", "new"))
+    assert (landed.version_id, landed.etag) == ("v2", "new")
+
+
+def test_a_listing_from_another_source_is_not_read_as_a_backfill(check_ext):
+    module = check_ext.module("landed_file")
+    event = {**backfill_listing("a.csv"), "source": "someone.else"}
+    with pytest.raises(module.UnrecognizedEventError):
+        module.read_landed_file(event, current_version=lambda bucket, key: ("v", "e"))

@@ -35,3 +35,13 @@ def test_any_other_error_is_raised(lookup):
     stubber.add_client_error("head_object", service_error_code="InternalError", http_status_code=500)
     with pytest.raises(Exception, match="InternalError"):
         module.s3_object_exists("b", "a b.csv", None, None)
+
+
+def test_the_current_version_is_the_head_s_and_none_in_an_unversioned_bucket(lookup):
+    module, stubber = lookup
+    stubber.add_response("head_object", {"ETag": '"abc"', "VersionId": "v9"}, {"Bucket": "b", "Key": "k"})
+    stubber.add_response("head_object", {"ETag": '"abc"', "VersionId": "null"}, {"Bucket": "b", "Key": "k"})
+    stubber.add_client_error("head_object", service_error_code="404", http_status_code=404)
+    assert module.current_version("b", "k") == ("v9", "abc")
+    assert module.current_version("b", "k") == (None, "abc")
+    assert module.current_version("b", "k") is None

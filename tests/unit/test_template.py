@@ -13,6 +13,7 @@ from tests.conftest import ROOT, TEMPLATE
 WILDCARD_ALLOWED = {
     ("PipelineKey", "kms"): "a key policy's Resource is always '*': it means this key",
     ("ProcessFileStateMachineRole", "logs"): "CloudWatch Logs log delivery has no resource-level permissions",
+    ("BackfillStateMachineRole", "logs"): "CloudWatch Logs log delivery has no resource-level permissions",
 }
 
 
