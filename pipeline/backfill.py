@@ -91,16 +91,24 @@ def follow(clients: Any, stack: PipelineStack, run: BackfillRun, *, follower: Ex
            timeout_s: float = 3600.0, poll_s: float = 0.5, on_result: Progress | None = None,
            on_progress: Callable[[dict[str, int]], None] | None = None, progress_every_s: float = 5.0,
            ) -> tuple[list[FileResult], dict[str, Any]]:
-    """Follow each listed object to the end of its file-processing execution; also the backfill's
-    own end (DescribeExecution). Returns the results, and the backfill as DescribeExecution ends it."""
+    """Wait for the backfill to end (DescribeExecution; the map run's counts to on_progress),
+    then read each listed object's file-processing execution, as `pipeline run` reads an upload's.
+    Listing the executions once the backfill has ended, not while it runs: a backfill starts
+    thousands, and each look would list them all again. Returns the results, and the backfill as
+    DescribeExecution ends it."""
     results = results_of(run, stack.bucket)
     pending = [result for result in results if result.status not in TERMINAL and result.status != "IGNORED"]
     done = len(results) - len(pending)
-    started = time.monotonic()
-    last_progress = started
-    backfill: dict[str, Any] = {"status": "RUNNING"}
+    deadline = time.monotonic() + timeout_s
+    last_progress = time.monotonic()
     with interruptible(results):
-        while True:
+        while (backfill := clients.stepfunctions.describe_execution(executionArn=run.execution_arn))["status"] \
+                == "RUNNING" and time.monotonic() < deadline:
+            if on_progress and time.monotonic() - last_progress >= progress_every_s:
+                last_progress = time.monotonic()
+                on_progress(map_run_counts(clients, run.execution_arn))
+            time.sleep(poll_s)
+        while pending and time.monotonic() < deadline:
             follower.refresh()
             still = []
             for result in pending:
@@ -111,36 +119,19 @@ def follow(clients: Any, stack: PipelineStack, run: BackfillRun, *, follower: Ex
                 else:
                     still.append(result)
             pending = still
-            if backfill["status"] == "RUNNING":
-                backfill = clients.stepfunctions.describe_execution(executionArn=run.execution_arn)
-                ended_now = backfill["status"] != "RUNNING"
-            else:
-                ended_now = False
-            if not pending and backfill["status"] != "RUNNING":
-                break
-            if backfill["status"] != "RUNNING" and not ended_now and not follower.running:
-                # The backfill has ended, its executions were listed once since and every one
-                # seen running has ended: an object with no execution was never started.
-                not_started = [result for result in pending if result.execution_arn is None]
-                if not_started:
-                    failed_children = failed_items(clients, backfill)
-                for result in not_started:
+            if pending and backfill["status"] != "RUNNING" and not follower.running:
+                # Every execution seen running has ended: an object with none was never started.
+                failed_children = failed_items(clients, backfill)
+                for result in [result for result in pending if result.execution_arn is None]:
                     _not_started(result, backfill, failed_children.get(result.key))
                     done += 1
                     if on_result:
                         on_result(result, done, len(results))
                 pending = [result for result in pending if result.execution_arn is not None]
-                if not pending:
-                    break
-            now = time.monotonic()
-            if now - started > timeout_s:
-                for result in pending:
-                    result.status, result.reason = "TIMED_OUT", f"no terminal state within {timeout_s:.0f} s"
-                break
-            if on_progress and now - last_progress >= progress_every_s:
-                last_progress = now
-                on_progress(map_run_counts(clients, run.execution_arn))
-            time.sleep(poll_s)
+            if pending:
+                time.sleep(poll_s)
+        for result in pending:
+            result.status, result.reason = "TIMED_OUT", f"no terminal state within {timeout_s:.0f} s"
     return results, backfill
 
 

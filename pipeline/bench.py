@@ -197,6 +197,34 @@ def measure_throughput(files: list[Path], layer: Any = None, label: str = "offli
     return figures
 
 
+def measure_backfill(files: list[Path]) -> dict[str, Any]:
+    """Backfill files already in the bucket (placed with no event) through the stack's backfill
+    state machine: objects per second from its start to the last object read, speed layer on."""
+    from pipeline import backfill
+    from pipeline.driver import ExecutionFollower
+    from pipeline.offline import OfflineCloud
+
+    with OfflineCloud.deploy(TEMPLATE, {"FailureRate": "0"}, time_scale=0) as cloud:
+        with cloud.bus.silenced():
+            for path in files:
+                cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key=f"backfill/{path.name}",
+                                            Body=path.read_bytes())
+        cpu_before = cpu_by_role(cloud)
+        started = time.perf_counter()
+        follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn, page_size=1000)
+        run = backfill.start(cloud.clients, cloud.stack, "backfill/")
+        results, ended = backfill.follow(cloud.clients, cloud.stack, run, follower=follower, poll_s=0.05,
+                                         timeout_s=1800)
+        elapsed = time.perf_counter() - started
+        cpu_after = cpu_by_role(cloud)
+    cpu_ms = {role: round((cpu_after[role] - cpu_before.get(role, 0.0)) * 1000 / len(files), 1) for role in cpu_after}
+    figures = {"objects": len(files), "objects_per_s": round(len(files) / elapsed, 1), "status": ended["status"],
+               "succeeded": sum(result.status == "SUCCEEDED" for result in results), "cpu_ms_per_object": cpu_ms}
+    log(f"backfill: {len(files)} objects in {elapsed:.1f} s = {figures['objects_per_s']} objects/s "
+        f"(MaxConcurrency 100); {figures['succeeded']} succeeded; backfill {ended['status']}")
+    return figures
+
+
 def deep_size(value: Any, seen: set[int] | None = None) -> int:
     """Bytes a JSON-shaped Python value takes, containers and contents."""
     seen = set() if seen is None else seen
@@ -346,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure what each part of the speed layer pays (all parts if none named)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of runs per part (--ablate), "
                                                                    "or of whole benches (--compare)")
+    parser.add_argument("--no-backfill", dest="backfill", action="store_false",
+                        help="do not measure a backfill of the same files")
     parser.add_argument("--compare", metavar="REF", help="this tree against the commit REF in alternating whole "
                                                          "runs, as `python -m pipeline.bench_compare REF` does")
     args = parser.parse_args(argv)
@@ -373,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         optimized = measure_throughput(files, select_layer(True))
         baseline = None if args.skip_baseline else measure_throughput(
             files, select_layer(False), label="baseline (the core, no speed layer)")
+        wanted = args.backfill and os.environ.get("PIPELINE_BENCH_BACKFILL") != "0"
+        backfilled = measure_backfill(files) if wanted else None
     summary: dict[str, Any] = {
         "files": args.files,
         "files_per_s": optimized["files_per_s"],
@@ -389,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory_result_kb_per_file": optimized["memory_result_kb_per_file"],
         "result_json_kb_per_file": optimized["result_json_kb_per_file"],
         "cpu_ms_per_file": optimized["cpu_ms_per_file"],
+        "backfill": backfilled,
     }
     checks = {
         "files_per_s": summary["files_per_s"] >= TARGETS["files_per_s"],

@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--failure-rate", type=float, default=0.33, help="share of .csv files that fail (default 0.33)")
     cost.add_argument("--lambda-ms", type=float, default=60.0, help="billed duration of one Lambda invocation (default 60)")
     cost.add_argument("--express-seconds", type=float, default=0.3, help="duration of one EXPRESS execution (default 0.3)")
+    cost.add_argument("--backfill-objects", type=int, default=1_000_000, metavar="N",
+                      help="price a backfill of N objects already in the bucket (default 1000000)")
     delete = commands.add_parser(
         "delete-buckets",
         help="delete buckets a deleted stack kept, with every object version and delete marker",
@@ -223,15 +225,18 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from pipeline.cost import Mix, report
+    from pipeline.cost import Mix, backfill_report, report
     from pipeline.template import TemplateError
 
+    if args.backfill_objects < 0:
+        raise UsageError("--backfill-objects must be 0 or more")
     for name in ("csv_share", "failure_rate"):
         if not 0 <= getattr(args, name) <= 1:
             raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
     try:
-        sys.stdout.write(report(Path(args.template), Mix(args.csv_share, args.failure_rate, lambda_ms=args.lambda_ms,
-                                                         express_seconds=args.express_seconds)))
+        mix = Mix(args.csv_share, args.failure_rate, lambda_ms=args.lambda_ms, express_seconds=args.express_seconds)
+        sys.stdout.write(report(Path(args.template), mix))
+        sys.stdout.write(backfill_report(Path(args.template), mix, args.backfill_objects))
     except (TemplateError, OSError, KeyError, ValueError) as error:
         raise UsageError(f"cannot read the state machine of {args.template}: {error}") from None
     return EXIT_OK

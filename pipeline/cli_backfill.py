@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, clients: Any, stack: Any, prefix: str, *, pol
 
     if args.dry_run:
         return _dry_run(args, list(backfills.listed_objects(clients, stack.bucket, prefix)), stack.bucket)
-    follower = ExecutionFollower(clients, stack.state_machine_arn, page_size=1000, every_page=True)
+    follower = ExecutionFollower(clients, stack.state_machine_arn, page_size=1000)
     try:
         run = backfills.start(clients, stack, prefix, max_concurrency=args.max_concurrency,
                               tolerated_failure_percentage=args.tolerated_failure_percentage)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any
+
 from pipeline.graph import Edge, StateGraph
-from pipeline.template import function_memory, load_template
+from pipeline.template import TemplateError, function_memory, load_template, state_machine_definition
 
 PRICES_AS_OF = "2026-11-26"
 PRICES = {
@@ -25,6 +27,8 @@ PRICES = {
     "lambda_arm64_per_gb_second": 0.0000133334,
     "sns_per_email": 2.00 / 100_000,
     "sns_per_publish": 0.50 / 1_000_000,
+    "s3_list_per_request": 0.005 / 1000,  # ListObjectsV2, 1,000 keys a page
+    "s3_head_per_request": 0.0004 / 1000,  # HeadObject (GET class): check_ext's look-up of the current version
 }
 
 
@@ -162,5 +166,91 @@ def report(template_path: Path, mix: Mix) -> str:
         "",
         "Not counted: S3 storage and requests, CloudTrail data events ($0.10 per 100,000, CloudTrail mode only),",
         "the KMS key ($1 a month), CloudWatch Logs ingestion, DynamoDB on-demand writes (about $1.25 per million).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BackfillEstimate:
+    """A backfill of N objects: its own child workflows, and each object's file-processing run."""
+
+    objects: int
+    child_transitions: int  # per object: the Distributed Map's item processor, for a file
+    parent_transitions: int  # once: the backfill execution's own states
+    children: float  # $ for the child workflows' transitions
+    listing: float  # $ for ListObjectsV2 pages and one HeadObject per object
+
+
+def _distributed_map(definition: dict[str, Any]) -> dict[str, Any] | None:
+    for state in (definition.get("States") or {}).values():
+        processor = state.get("ItemProcessor") or {}
+        if state.get("Type") == "Map" and (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED":
+            return state
+    return None
+
+
+def _main_path(definition: dict[str, Any]) -> int:
+    """States entered from the start to an end, a Choice taking its Default (a file, not a
+    folder marker) or, without one, its first rule."""
+    states, name, count = definition["States"], definition["StartAt"], 0
+    while name is not None and count <= len(states):
+        state = states[name]
+        count += 1
+        if state.get("Type") == "Choice":
+            name = state.get("Default") or state["Choices"][0]["Next"]
+        else:
+            name = None if state.get("End") or state.get("Type") in ("Succeed", "Fail") else state.get("Next")
+    return count
+
+
+def backfill_machine(template_path: Path) -> tuple[str, dict[str, Any]] | None:
+    """(logical ID, definition) of the template's state machine with a Distributed Map, if any."""
+    template = load_template(template_path)
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        try:
+            definition = state_machine_definition(template_path, logical_id)
+        except (TemplateError, OSError, ValueError):
+            continue
+        if _distributed_map(definition) is not None:
+            return logical_id, definition
+    return None
+
+
+def estimate_backfill(definition: dict[str, Any], objects: int) -> BackfillEstimate:
+    mapped = _distributed_map(definition)
+    assert mapped is not None
+    child = _main_path(mapped["ItemProcessor"])
+    parent = _main_path(definition)
+    pages = -(-objects // 1000)
+    return BackfillEstimate(
+        objects=objects, child_transitions=child, parent_transitions=parent,
+        children=(objects * child + parent) * PRICES["standard_per_transition"],
+        listing=pages * PRICES["s3_list_per_request"] + objects * PRICES["s3_head_per_request"],
+    )
+
+
+def backfill_report(template_path: Path, mix: Mix, objects: int) -> str:
+    """What backfilling N objects costs: its child workflows, the listing, and each object's run
+    through the file-processing state machine (priced as report() prices a file)."""
+    found = backfill_machine(template_path)
+    if found is None:
+        return ""
+    logical_id, definition = found
+    backfill = estimate_backfill(definition, objects)
+    per_file = estimate(paths(StateGraph.from_template(template_path), mix), lambda_memory(template_path), mix)
+    files = objects / 1_000_000 * (per_file.per_million_standard + per_file.per_million_lambda
+                                   + per_file.per_million_sns)
+    lines = [
+        "",
+        f"Backfill of {objects:,} objects ({logical_id}; each object runs the file-processing state machine, STANDARD):",
+        f"  Child workflows          ${backfill.children:10.2f}   ({backfill.child_transitions} transitions per object, "
+        f"{backfill.parent_transitions} once)",
+        f"  Processing the files     ${files:10.2f}   (as above: Step Functions STANDARD, Lambda, SNS)",
+        f"  S3 listing and look-ups  ${backfill.listing:10.2f}   (ListObjectsV2 $0.005 per 1,000 pages of 1,000 keys, "
+        "HeadObject $0.0004 per 1,000)",
+        f"  Total                    ${backfill.children + files + backfill.listing:10.2f}",
+        "How long it takes, and what to tune: docs/backfill.md.",
     ]
     return "\n".join(lines) + "\n"

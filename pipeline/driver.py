@@ -232,15 +232,11 @@ class ExecutionFollower:
     read, and none is described.
     """
 
-    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False, page_size: int = 50,
-                 every_page: bool = False):
+    def __init__(self, clients: Any, state_machine_arn: str, keep_history: bool = False, page_size: int = 50):
         self._sfn = clients.stepfunctions
         self._keep_history = keep_history
         self._state_machine_arn = state_machine_arn
         self._page_size = page_size
-        # Uploads start executions one by one, so the newest page covers what started since the
-        # last look; a backfill starts up to MaxConcurrency at once: every page since the start.
-        self._every_page = every_page
         # Executions started before the follower are someone else's (with a margin for clocks).
         self._since = datetime.now(timezone.utc) - CLOCK_SKEW
         self._running: set[str] = set()
@@ -250,8 +246,11 @@ class ExecutionFollower:
 
     def refresh(self) -> None:
         """List the newest executions (newest first) until every execution seen running is
-        covered; read the history of each one that has ended since."""
+        covered and one seen before is reached (what follows it started before it, and was seen
+        then: a backfill may start more than a page of executions between two looks); read the
+        history of each one that has ended since."""
         waiting = set(self._running)
+        known = False
         paginator = self._sfn.get_paginator("list_executions")
         pages = paginator.paginate(stateMachineArn=self._state_machine_arn,
                                    PaginationConfig={"PageSize": self._page_size})
@@ -264,14 +263,16 @@ class ExecutionFollower:
                     older = True
                     continue
                 if arn in self._read:
+                    known = True
                     continue
+                known = known or arn in self._running
                 history = self._history(arn) if listed["status"] in ENDED else []
                 if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
                     self._running.add(arn)  # running, or listed as ended before its history says so
                     continue
                 self._running.discard(arn)
                 self._remember(arn, listed, history)
-            if older or (not waiting and not self._every_page):
+            if older or (not waiting and known):
                 return
 
     @property

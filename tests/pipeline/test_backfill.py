@@ -21,9 +21,9 @@ def place(cloud: OfflineCloud, objects: dict[str, bytes]) -> None:
 
 
 def run_backfill(cloud: OfflineCloud, prefix: str = "", **options) -> tuple[list, dict]:
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn, every_page=True)
+    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
     started = backfill.start(cloud.clients, cloud.stack, prefix, **options)
-    return backfill.follow(cloud.clients, cloud.stack, started, follower=follower, poll_s=0.02, timeout_s=120)
+    return backfill.follow(cloud.clients, cloud.stack, started, follower=follower, poll_s=0.05, timeout_s=600)
 
 
 def test_a_backfill_started_twice_processes_no_object_version_twice(deploy):

@@ -120,7 +120,7 @@ def run_backfill(cloud: OfflineCloud, file: Path) -> Outcome:
 
     with cloud.bus.silenced():
         cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key=file.name, Body=file.read_bytes())
-    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn, every_page=True)
+    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
     run = backfill.start(cloud.clients, cloud.stack, "")
     (result,), ended = backfill.follow(cloud.clients, cloud.stack, run, follower=follower, poll_s=0.02, timeout_s=60)
     return Outcome(result, [], ended, backfill.failed_items(cloud.clients, ended))

@@ -77,7 +77,8 @@ def shell(command: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 
 
 RUN_HERE = {"Try it in one command", "The `pipeline` command", "Watch it live: `pipeline serve`",
-            "After a failure: `pipeline status` and `pipeline replay`", "See what happened", REHEARSAL}
+            "After a failure: `pipeline status` and `pipeline replay`", "Backfill: files already in the bucket",
+            "See what happened", REHEARSAL}
 
 
 def test_every_section_with_commands_is_run_here_or_names_what_runs_it():

@@ -56,3 +56,14 @@ def test_express_is_cheaper_at_volume_and_failures_cost_emails():
     mixed = estimate(paths(StateGraph.from_template(TEMPLATE)), memory, Mix())
     assert mixed.per_million_express < mixed.per_million_standard
     assert mixed.per_million_sns > 0
+
+
+def test_a_backfill_is_priced_from_its_distributed_map_s_own_states():
+    from pipeline.cost import backfill_machine, estimate_backfill
+
+    logical_id, definition = backfill_machine(TEMPLATE)
+    priced = estimate_backfill(definition, 2_000_000)
+    # a file's child workflow: "Is Folder Marker" (Choice) then "Process File" (Task)
+    assert (logical_id, priced.child_transitions) == ("BackfillStateMachine", 2)
+    assert priced.children == pytest.approx((2_000_000 * 2 + priced.parent_transitions) * 0.025 / 1000)
+    assert priced.listing == pytest.approx(2000 * 0.005 / 1000 + 2_000_000 * 0.0004 / 1000)
