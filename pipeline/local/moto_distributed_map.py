@@ -338,5 +338,7 @@ def _run_child(worker: Any, program: Any, child: ChildRun) -> None:
     except FailureEventException as failure:
         error, cause = failure.extract_error_cause_pair() or (None, None)
         child.status, child.error, child.cause = "FAILED", error, cause
+    except Exception as error:  # noqa: BLE001 - the interpreter's own failure ends this child, not the map run
+        child.status, child.error, child.cause = "FAILED", "States.Runtime", f"{type(error).__name__}: {error}"
     finally:
         worker.delete_frame(frame)
