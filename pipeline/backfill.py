@@ -81,7 +81,7 @@ def start(clients: Any, stack: PipelineStack, prefix: str, *, max_concurrency: i
 
 
 def results_of(run: BackfillRun, bucket: str) -> list[FileResult]:
-    """One result per listed object: a folder marker IGNORED, every other PENDING."""
+    """One result per object the command listed: a folder marker IGNORED, every other PENDING."""
     return [FileResult(file=item.key, bucket=bucket, key=item.key, status="IGNORED", reason=FOLDER_MARKER)
             if item.folder_marker else FileResult(file=item.key, bucket=bucket, key=item.key)
             for item in run.listed]
@@ -92,13 +92,14 @@ def follow(clients: Any, stack: PipelineStack, run: BackfillRun, *, follower: Ex
            on_progress: Callable[[dict[str, int]], None] | None = None, progress_every_s: float = 5.0,
            ) -> tuple[list[FileResult], dict[str, Any]]:
     """Wait for the backfill to end (DescribeExecution; the map run's counts to on_progress),
-    then read each listed object's file-processing execution, as `pipeline run` reads an upload's.
-    Listing the executions once the backfill has ended, not while it runs: a backfill starts
-    thousands, and each look would list them all again. Returns the results, and the backfill as
-    DescribeExecution ends it."""
+    then read each object's file-processing execution, as `pipeline run` reads an upload's.
+
+    The objects are those the map run itself listed, from its result files: each child workflow's
+    record names the execution it started (its output, or its failure's cause), or says it never
+    started. Without result files (a map run that failed offline writes none), the executions
+    this backfill started (their input names it) are listed instead. Returns the results, and the
+    backfill as DescribeExecution last described it (RUNNING if timeout_s passed first)."""
     results = results_of(run, stack.bucket)
-    pending = [result for result in results if result.status not in TERMINAL and result.status != "IGNORED"]
-    done = len(results) - len(pending)
     deadline = time.monotonic() + timeout_s
     last_progress = time.monotonic()
     with interruptible(results):
@@ -108,8 +109,19 @@ def follow(clients: Any, stack: PipelineStack, run: BackfillRun, *, follower: Ex
                 last_progress = time.monotonic()
                 on_progress(map_run_counts(clients, run.execution_arn))
             time.sleep(poll_s)
-        while pending and time.monotonic() < deadline:
-            follower.refresh()
+        if backfill["status"] == "RUNNING":
+            for result in results:
+                if result.status == "PENDING":
+                    result.status, result.reason = "RUNNING", "the backfill was still running when the command stopped"
+            return results, backfill
+        records = child_records(clients, backfill)
+        if records is not None:
+            results[:] = [_from_record(key, record, stack.bucket, backfill) for key, record in sorted(records.items())]
+        else:
+            _by_listing(follower, run.execution_arn, results, backfill)
+        done = sum(result.status != "PENDING" for result in results)
+        pending = [result for result in results if result.status == "PENDING"]
+        while pending:
             still = []
             for result in pending:
                 if follower.settle(result):
@@ -119,25 +131,67 @@ def follow(clients: Any, stack: PipelineStack, run: BackfillRun, *, follower: Ex
                 else:
                     still.append(result)
             pending = still
-            if pending and backfill["status"] != "RUNNING" and not follower.running:
-                # Every execution seen running has ended: an object with none was never started.
-                failed_children = failed_items(clients, backfill)
-                for result in [result for result in pending if result.execution_arn is None]:
-                    _not_started(result, backfill, failed_children.get(result.key))
-                    done += 1
-                    if on_result:
-                        on_result(result, done, len(results))
-                pending = [result for result in pending if result.execution_arn is not None]
+            if pending and time.monotonic() >= deadline:
+                for result in pending:
+                    result.status, result.reason = "TIMED_OUT", f"no terminal state within {timeout_s:.0f} s"
+                break
             if pending:
                 time.sleep(poll_s)
-        for result in pending:
-            result.status, result.reason = "TIMED_OUT", f"no terminal state within {timeout_s:.0f} s"
     return results, backfill
+
+
+def _by_listing(follower: ExecutionFollower, execution_arn: str, results: list[FileResult],
+                backfill: dict[str, Any]) -> None:
+    """The executions this backfill started, found by listing them once it has ended (every one
+    has: a child waits for its execution, and a failed map run waits for its children offline)."""
+    follower.accept = lambda started_with: started_by(started_with) == execution_arn
+    follower.refresh(every_page=True)
+    for result in results:
+        if result.status == "PENDING" and not follower.settle(result) and result.execution_arn is None:
+            _not_started(result, backfill, None)
+
+
+def started_by(execution_input: str) -> str | None:
+    """The backfill execution a file-processing execution's input names (statemachine/backfill.asl.json)."""
+    try:
+        event = json.loads(execution_input)
+    except (TypeError, ValueError):
+        return None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    backfill = detail.get("backfill") if isinstance(detail, dict) else None
+    return backfill.get("execution") if isinstance(backfill, dict) else None
+
+
+def _from_record(key: str, record: dict[str, Any] | None, bucket: str, backfill: dict[str, Any]) -> FileResult:
+    """An object as its child workflow's record tells it; PENDING while its execution is to be read."""
+    result = FileResult(file=key, bucket=bucket, key=key)
+    if record is None:  # listed in PENDING_n: never started
+        _not_started(result, backfill, None)
+        return result
+    output = _json(record.get("Output")) if record.get("Status") == "SUCCEEDED" else None
+    if isinstance(output, dict) and output.get("skipped"):
+        result.status, result.reason = "IGNORED", FOLDER_MARKER
+        return result
+    cause = _json(record.get("Cause"))
+    started = (output or {}).get("execution") or (cause or {}).get("ExecutionArn") or (cause or {}).get("executionArn")
+    if isinstance(started, str):
+        result.execution_arn = started
+    else:
+        _not_started(result, backfill, record)
+    return result
+
+
+def _json(text: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _not_started(result: FileResult, backfill: dict[str, Any], child: dict[str, Any] | None) -> None:
     """An object whose file-processing execution never started: its child workflow failed before
-    (the result writer's record says why), or the backfill ended first."""
+    (its record says why), or the backfill ended first."""
     if child is not None:
         result.status, result.error, result.cause = "FAILED", child.get("Error"), child.get("Cause")
         result.reason = "its backfill child workflow failed before the file-processing execution started"
@@ -147,27 +201,27 @@ def _not_started(result: FileResult, backfill: dict[str, Any], child: dict[str, 
     result.reason = "the backfill ended before processing this object"
 
 
-def failed_items(clients: Any, backfill: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """key -> the failed child workflow's record, from the map run's result files (none when the
-    backfill failed before writing them)."""
-    try:
-        details = json.loads(backfill.get("output") or "{}").get("ResultWriterDetails") or {}
-    except ValueError:
-        return {}
+def child_records(clients: Any, backfill: dict[str, Any]) -> dict[str, dict[str, Any] | None] | None:
+    """key -> its child workflow's record in the map run's result files (None for one in PENDING_n:
+    never started); None when the backfill wrote no result files."""
+    details = (_json(backfill.get("output")) or {}).get("ResultWriterDetails") or {}
     if not details:
-        return {}
-    manifest = json.loads(clients.s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
-    failed: dict[str, dict[str, Any]] = {}
-    for written in manifest.get("ResultFiles", {}).get("FAILED", []):
-        body = clients.s3.get_object(Bucket=details["Bucket"], Key=written["Key"])["Body"].read()
-        for child in json.loads(body):
-            try:
-                key = json.loads(child.get("Input") or "{}").get("key")
-            except ValueError:
-                continue
-            if isinstance(key, str):
-                failed[key] = child
-    return failed
+        return None
+    read = lambda key: json.loads(clients.s3.get_object(Bucket=details["Bucket"], Key=key)["Body"].read())  # noqa: E731
+    records: dict[str, dict[str, Any] | None] = {}
+    for status, files in read(details["Key"]).get("ResultFiles", {}).items():
+        for written in files:
+            for child in read(written["Key"]):
+                key = (_json(child.get("Input")) or {}).get("key")
+                if isinstance(key, str):
+                    records[key] = None if status == "PENDING" else child
+    return records
+
+
+def failed_items(clients: Any, backfill: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """key -> the failed child workflow's record, from the map run's result files."""
+    return {key: record for key, record in (child_records(clients, backfill) or {}).items()
+            if record is not None and record.get("Status") != "SUCCEEDED"}
 
 
 def map_run_counts(clients: Any, execution_arn: str) -> dict[str, int]:

@@ -31,13 +31,14 @@ def add_parser(commands: Any, add_offline_options: Any) -> None:
     backfill.add_argument("--prefix", default=None,
                           help="backfill the keys under this prefix (default: the stack's KeyPrefix, all it triggers on)")
     backfill.add_argument("--max-concurrency", type=int, metavar="N",
-                          help="objects processed at once (default: the stack's BackfillMaxConcurrency)")
+                          help="objects processed at once (default: the stack's BackfillMaxConcurrency; 0: no limit, "
+                          "up to 10,000 in AWS and 40 offline)")
     backfill.add_argument("--tolerated-failure-percentage", type=float, metavar="P",
                           help="stop once more than P%% of the objects failed (default: the stack's "
                           "BackfillToleratedFailurePercentage)")
     backfill.add_argument("--dry-run", action="store_true", help="list what would be processed; start nothing")
     backfill.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
-                          help="give up following after this long (default 3600)")
+                          help="stop following after this long (default 3600); the backfill goes on")
     backfill.add_argument("--json", action="store_true", help="print one JSON object per object, in key order")
     add_offline_options(backfill)
 
@@ -66,6 +67,10 @@ def _offline(args: argparse.Namespace, files: list[Path]) -> int:
     from pipeline import cli_run
     from pipeline.driver import object_key
 
+    keys = [object_key(path, args.prefix or "") for path in files]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise UsageError(f"two files would be placed at the same key: {', '.join(twice)}")
     deployment = cli_run.offline_deployment(args)
     cloud = cli_run.entered(deployment)
     try:
@@ -137,16 +142,19 @@ def _run(args: argparse.Namespace, clients: Any, stack: Any, prefix: str, *, pol
         print(f"Backfill of s3://{stack.bucket}/{prefix}: {len(run.listed) - markers} object(s)"
               f"{f' and {markers} folder marker(s)' if markers else ''}; execution {run.execution_arn}",
               file=sys.stderr, flush=True)
+    goes_on = (f"The backfill goes on in the stack ({run.execution_arn}): {rerun}" if rerun else
+               "The backfill went with the offline cloud: run the command again")
     try:
         results, ended = backfills.follow(
             clients, stack, run, follower=follower, timeout_s=args.timeout, poll_s=poll_s,
             on_result=None if quiet else print_progress, on_progress=None if quiet else _print_counts)
     except RunInterrupted as stopped:
-        return interrupted(stopped.results, f"The backfill goes on in the stack: {rerun}" if rerun else
-                           "The backfill went with the offline cloud: run the command again", args.json)
+        return interrupted(stopped.results, goes_on, args.json)
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot follow the backfill of stack {stack.name!r}: {error}. {goes_on}") from None
     status = print_results(results, args.json)
     if not quiet:
-        _print_ending(ended)
+        _print_ending(ended, args.timeout, goes_on)
     return status if ended.get("status") == "SUCCEEDED" else EXIT_UNACCOUNTED
 
 
@@ -172,7 +180,10 @@ def _print_counts(counts: dict[str, int]) -> None:
               file=sys.stderr, flush=True)
 
 
-def _print_ending(ended: dict[str, Any]) -> None:
+def _print_ending(ended: dict[str, Any], timeout_s: float, goes_on: str) -> None:
+    if ended.get("status") == "RUNNING":
+        print(f"Backfill still RUNNING after {timeout_s:.0f} s (--timeout). {goes_on}", file=sys.stderr)
+        return
     if ended.get("status") == "SUCCEEDED":
         try:
             details = json.loads(ended.get("output") or "{}").get("ResultWriterDetails") or {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -237,6 +237,7 @@ class ExecutionFollower:
         self._keep_history = keep_history
         self._state_machine_arn = state_machine_arn
         self._page_size = page_size
+        self.accept: Callable[[str], bool] | None = None  # which executions to read, by their input
         # Executions started before the follower are someone else's (with a margin for clocks).
         self._since = datetime.now(timezone.utc) - CLOCK_SKEW
         self._running: set[str] = set()
@@ -244,13 +245,14 @@ class ExecutionFollower:
         self._ended: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
 
-    def refresh(self) -> None:
+    def refresh(self, every_page: bool = False) -> None:
         """List the newest executions (newest first) until every execution seen running is
         covered and one seen before is reached (what follows it started before it, and was seen
-        then: a backfill may start more than a page of executions between two looks); read the
-        history of each one that has ended since."""
+        then: more than a page may start between two looks); the first look reads one page, or
+        with every_page all since the follower began. Read the history of each one that has
+        ended since."""
         waiting = set(self._running)
-        known = False
+        known, first = False, not (self._read or self._running)
         paginator = self._sfn.get_paginator("list_executions")
         pages = paginator.paginate(stateMachineArn=self._state_machine_arn,
                                    PaginationConfig={"PageSize": self._page_size})
@@ -272,7 +274,7 @@ class ExecutionFollower:
                     continue
                 self._running.discard(arn)
                 self._remember(arn, listed, history)
-            if older or (not waiting and known):
+            if older or (not waiting and (known or (first and not every_page))):
                 return
 
     @property
@@ -282,6 +284,8 @@ class ExecutionFollower:
 
     def _remember(self, arn: str, listed: dict[str, Any], history: list[dict[str, Any]]) -> None:
         self._read.add(arn)
+        if self.accept is not None and not self.accept(execution_input(history)):
+            return
         self._ended[arn] = (listed, history)
         for announced in announced_objects(execution_input(history)):
             self._by_object.setdefault(announced, []).append(arn)

@@ -216,7 +216,7 @@ def installed(authorize_task: TaskGuard) -> list[Patch]:
 
         def take() -> ChildRun | None:
             with lock:
-                if stopped.is_set() or not queue:
+                if stopped.is_set() or not queue or not env.is_running():  # past the threshold, or stopped
                     return None
                 child = children[queue.pop()]
                 child.status, child.start = "RUNNING", datetime.now(timezone.utc)
@@ -255,6 +255,8 @@ def installed(authorize_task: TaskGuard) -> list[Patch]:
         for thread in threads:
             thread.join()
         if stopped.is_set():  # children never started stay PENDING (the result writer's PENDING_n file)
+            with _runs_lock:
+                _runs.pop(record.map_run_arn, None)  # a failed map run writes no results offline
             raise _failure(env, EXCEEDED, EXCEEDED_CAUSE)
         for counter in (record.item_counter, record.execution_counter):
             counter.results_written.count(total)
@@ -274,7 +276,7 @@ def installed(authorize_task: TaskGuard) -> list[Patch]:
                 raise _failure(env, "States.ResultWriterFailed", _service_error("S3", refused)) from None
 
         with _runs_lock:
-            run = _runs.get(record.map_run_arn, MapRun())
+            run = _runs.pop(record.map_run_arn, MapRun())
         prefix = parameters.get("Prefix", "")
         if prefix and not prefix.endswith("/"):
             prefix += "/"

@@ -4,6 +4,7 @@ processing and notifications as an upload, offline (`pipeline backfill`)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -39,6 +40,11 @@ def test_a_backfill_started_twice_processes_no_object_version_twice(deploy):
         assert all(result.accounted_for for result in results), [(r.key, r.status, r.reason) for r in results]
     (marker,) = [result for result in first if result.key == "old/"]
     assert marker.status == "IGNORED" and "folder" in marker.reason
+    for results, backfilled in ((first, ended), (second, ended_again)):  # each its own backfill's execution
+        for result in results:
+            if result.execution_arn:
+                started = cloud.clients.stepfunctions.describe_execution(executionArn=result.execution_arn)["input"]
+                assert backfill.started_by(started) == backfilled["executionArn"]
     outcomes = {result.key: result.status for result in first}
     assert {result.key: result.status for result in second} == outcomes
     assert "FAILED" in outcomes.values() and "SUCCEEDED" in outcomes.values()
@@ -94,10 +100,11 @@ def test_a_prefix_outside_the_trigger_s_key_prefix_is_refused(deploy, capsys):
     cloud = deploy(KeyPrefix="incoming/", FailureRate=0)
     started = cloud.clients.stepfunctions.start_execution(stateMachineArn=cloud.stack.backfill_state_machine_arn,
                                                           input=json.dumps({"prefix": "elsewhere/"}))
-    history = cloud.clients.stepfunctions.get_execution_history(executionArn=started["executionArn"])["events"]
-    while history[-1]["type"] != "ExecutionFailed":
-        history = cloud.clients.stepfunctions.get_execution_history(executionArn=started["executionArn"])["events"]
-    assert history[-1]["executionFailedEventDetails"]["error"] == "PrefixOutsideTrigger"
+    deadline = time.monotonic() + 30
+    while (described := cloud.clients.stepfunctions.describe_execution(executionArn=started["executionArn"]))[
+            "status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (described["status"], described.get("error")) == ("FAILED", "PrefixOutsideTrigger")
     with pytest.raises(backfill.BackfillError, match="outside the stack's KeyPrefix"):
         backfill.check_prefix(cloud.stack, "elsewhere/", "incoming/")
 

@@ -47,7 +47,7 @@ class Executions:
 def test_more_than_a_page_started_between_two_looks_are_all_found_and_old_pages_not_read_again():
     executions = Executions()
     follower = ExecutionFollower(SimpleNamespace(stepfunctions=executions), "arn:sm", page_size=10)
-    for n in range(35):
+    for n in range(5):
         executions.start(f"a{n}.csv")
     follower.refresh()
     for n in range(25):  # two and a half pages more, started before the next look
@@ -55,7 +55,22 @@ def test_more_than_a_page_started_between_two_looks_are_all_found_and_old_pages_
     executions.pages_read = 0
     follower.refresh()
     assert executions.pages_read == 3  # the new executions' pages, up to one seen before
-    results = [FileResult(file=key, bucket="b", key=key) for key in [f"a{n}.csv" for n in range(35)]
+    results = [FileResult(file=key, bucket="b", key=key) for key in [f"a{n}.csv" for n in range(5)]
                + [f"b{n}.csv" for n in range(25)]]
     assert all(follower.settle(result) for result in results)
-    assert len({result.execution_arn for result in results}) == 60
+    assert len({result.execution_arn for result in results}) == 30
+
+
+def test_a_first_look_reads_one_page_unless_every_page_is_asked_for():
+    executions = Executions()
+    for n in range(35):
+        executions.start(f"a{n}.csv")
+    ExecutionFollower(SimpleNamespace(stepfunctions=executions), "arn:sm", page_size=10).refresh()
+    assert executions.pages_read == 1  # `pipeline run` looks early and often: the newest page
+    executions.pages_read = 0
+    follower = ExecutionFollower(SimpleNamespace(stepfunctions=executions), "arn:sm", page_size=10)
+    follower.accept = lambda started_with: '"a3.csv"' not in started_with
+    follower.refresh(every_page=True)
+    assert executions.pages_read == 4
+    settled = {key: follower.settle(FileResult(file=key, bucket="b", key=key)) for key in ("a0.csv", "a3.csv")}
+    assert settled == {"a0.csv": True, "a3.csv": False}  # what accept refuses is not read as anyone's
