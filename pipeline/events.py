@@ -197,6 +197,24 @@ FIXTURE_BUCKET = "file-pipeline-landing-example"
 _FIXTURE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 
 
+def backfill_listing(bucket: str, key: str, etag: str, size: int, backfill_execution: str,
+                     time: str) -> dict[str, Any]:
+    """An object as the backfill state machine hands it to the file-processing state machine
+    (statemachine/backfill.asl.json, "Process File"): the key raw, as ListObjectsV2 lists it, the
+    ETag with its quotes, no version ID."""
+    return {
+        "version": "0",
+        "source": "file-pipeline.backfill",
+        "detail-type": "Object Listed",
+        "time": time,
+        "detail": {
+            "bucket": {"name": bucket},
+            "object": {"key": key, "etag": f'"{etag}"', "size": size},
+            "backfill": {"execution": backfill_execution},
+        },
+    }
+
+
 def _fixture_write(key: str, size: int, api: str = "PutObject") -> ObjectWrite:
     return ObjectWrite(
         bucket=FIXTURE_BUCKET, key=key, size=size, api=api,
@@ -222,6 +240,10 @@ def fixtures() -> dict[str, dict[str, Any]]:
         "eventbridge-encoded-key.json": s3_object_created(_fixture_write("daily/my file.CSV", 2048)),
         "cloudtrail-csv.json": cloudtrail_object_write(_fixture_write("daily/q1+q2 sales.csv", 8192)),
         "s3-put.json": s3_notification(_fixture_write("daily/sales.csv", 1024)),
+        "backfill-listing.json": backfill_listing(
+            FIXTURE_BUCKET, "daily/my file.CSV", "b1946ac92492d2347c6235b4d2611184", 6,
+            f"arn:aws:states:{EXAMPLE_REGION}:{EXAMPLE_ACCOUNT}:execution:file-pipeline-backfill:example",
+            "2026-11-02T09:30:00Z"),
         "process-csv.json": {
             "bucket": FIXTURE_BUCKET,
             "key": "daily/sales.csv",

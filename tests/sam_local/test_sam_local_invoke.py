@@ -66,6 +66,7 @@ CHECK_EXT_RESULTS = {
                                          etag=None),
     "events/s3-put.json": landed("daily/sales.csv", ".csv", size=1024, event_source="S3 notification",
                                  event_time="2026-11-02T09:30:00.000Z"),
+    "events/backfill-listing.json": landed("daily/my file.CSV", ".csv", size=6, event_source="Backfill"),
 }
 ROUTES = {  # where the state machine's Choice sends each result, and the error it names
     "events/eventbridge-csv.json": ("Process CSV", None),
@@ -73,8 +74,12 @@ ROUTES = {  # where the state machine's Choice sends each result, and the error 
     "events/eventbridge-encoded-key.json": ("Process CSV", None),
     "events/cloudtrail-csv.json": ("Process CSV", None),
     "events/s3-put.json": ("Process CSV", None),
+    "events/backfill-listing.json": ("Process CSV", None),
 }
 HEAD_ENCODED_KEY = f"HEAD /{FIXTURE_BUCKET}/daily/my%20file.CSV?versionId={FIXTURE_VERSION_ID} HTTP/1.1"
+HEAD_CURRENT_VERSION = f"HEAD /{FIXTURE_BUCKET}/daily/my%20file.CSV HTTP/1.1"
+ASKED = {"events/eventbridge-encoded-key.json": [HEAD_ENCODED_KEY],  # the only key that reads differently decoded
+         "events/backfill-listing.json": [HEAD_CURRENT_VERSION]}  # a listing names no version
 
 
 def sales_summary() -> dict:
@@ -129,9 +134,9 @@ def test_sam_local_invoke(line, sam_local, endpoint, tmp_path, checked):
     assert result == CHECK_EXT_RESULTS[line.event]
     target, error = route(result)
     assert (target, error) == ROUTES[line.event]
-    # Only a key that reads differently form-decoded makes check_ext ask the bucket.
+    # Only a key that reads differently form-decoded, or a backfill's listing, makes check_ext ask the bucket.
     asked = endpoint.requests()[before:]
-    assert asked == ([HEAD_ENCODED_KEY] if line.event == "events/eventbridge-encoded-key.json" else [])
+    assert asked == ASKED.get(line.event, [])
     checked(f"{line.text}: {result['bucket']}/{result['key']} {result['file_extension']} ({result['event_source']}, "
             f"key form {result['key_form']}, HeadObject calls: {len(asked)}) -> {target}"
             f"{f' ({error})' if error else ''}; {invocation.seconds:.1f} s")
