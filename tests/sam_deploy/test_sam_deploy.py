@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.sam_deploy]
 
 STACK = "file-pipeline"  # samconfig.toml's stack_name, and guided deploy's default
 PARAMETERS = ["NotificationEmail", "TriggerSource", "WorkflowType", "KeyPrefix", "FailureRate", "FailureSeed",
-              "LogLevel", "LogRetentionDays"]
+              "LogLevel", "LogRetentionDays", "BackfillMaxConcurrency", "BackfillToleratedFailurePercentage"]
 
 
 def upload(project: Project, server: Server, sample: str, key: str) -> None:
