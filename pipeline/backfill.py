@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.driver import ExecutionFollower, interruptible
-from pipeline.results import TERMINAL, FileResult, Progress
+from pipeline.driver import ExecutionFollower, follow_started, interruptible
+from pipeline.results import FileResult, Progress
 from pipeline.stack import PipelineStack
 
 FOLDER_MARKER = "a key ending in / is a console folder, not a file (the backfill skips it)"
@@ -119,24 +119,10 @@ def follow(clients: Any, stack: PipelineStack, run: BackfillRun, *, follower: Ex
             results[:] = [_from_record(key, record, stack.bucket, backfill) for key, record in sorted(records.items())]
         else:
             _by_listing(follower, run.execution_arn, results, backfill)
-        done = sum(result.status != "PENDING" for result in results)
-        pending = [result for result in results if result.status == "PENDING"]
-        while pending:
-            still = []
-            for result in pending:
-                if follower.settle(result):
-                    done += 1
-                    if on_result:
-                        on_result(result, done, len(results))
-                else:
-                    still.append(result)
-            pending = still
-            if pending and time.monotonic() >= deadline:
-                for result in pending:
-                    result.status, result.reason = "TIMED_OUT", f"no terminal state within {timeout_s:.0f} s"
-                break
-            if pending:
-                time.sleep(poll_s)
+        started = [result for result in results if result.status == "PENDING"]  # each with its execution
+        if started:
+            follow_started(clients, stack, started, timeout_s=max(0.0, deadline - time.monotonic()), poll_s=poll_s,
+                           on_result=on_result)
     return results, backfill
 
 
