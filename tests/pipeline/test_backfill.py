@@ -124,3 +124,17 @@ def test_two_thousand_objects_are_each_accounted_for_once(deploy):
     counts = cloud.clients.stepfunctions.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]
     failed = sum(result.status == "FAILED" for result in results)
     assert (counts["total"], counts["succeeded"], counts["failed"]) == (2000, 2000 - failed, failed)
+
+
+def test_a_stopped_backfill_starts_no_more_objects(deploy):
+    cloud = deploy(FailureRate=0)
+    place(cloud, {f"stop/{n}.csv": b"id\n1\n" for n in range(6)})
+    sfn = cloud.clients.stepfunctions
+    started = backfill.start(cloud.clients, cloud.stack, "stop/", max_concurrency=1)
+    while not sfn.list_executions(stateMachineArn=cloud.stack.state_machine_arn)["executions"]:
+        time.sleep(0.02)  # the first object is on its way
+    sfn.stop_execution(executionArn=started.execution_arn, error="Operator", cause="stopped by hand")
+    time.sleep(1.5)  # what the map run would have started meanwhile, one at a time
+    assert sfn.describe_execution(executionArn=started.execution_arn)["status"] == "ABORTED"
+    processed = sfn.list_executions(stateMachineArn=cloud.stack.state_machine_arn)["executions"]
+    assert 1 <= len(processed) < 6
