@@ -57,7 +57,7 @@ def print_table(results: Sequence[FileResult], out: TextIO, errors: bool = False
         counts[result.status] = counts.get(result.status, 0) + 1
     unaccounted = sum(not result.accounted_for for result in results)
     summary = ", ".join(f"{count} {status.lower()}" for status, count in sorted(counts.items()))
-    print(f"\n{len(results)} files: {summary}; {unaccounted} unaccounted for", file=out)
+    print(f"\n{len(results)} files: {summary}; {unaccounted} unaccounted for" if results else "\nNo files.", file=out)
 
 
 def notification_title(result: FileResult) -> str:

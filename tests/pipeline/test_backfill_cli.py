@@ -48,3 +48,4 @@ def test_a_dry_run_lists_what_would_be_processed_and_starts_nothing(tmp_path, ca
 def test_what_cannot_be_done_as_asked_is_one_line(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
