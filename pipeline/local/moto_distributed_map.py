@@ -201,8 +201,8 @@ def installed(authorize_task: TaskGuard) -> list[Patch]:
         for index, item in enumerate(items):
             selected = _selected(env, eval_input.item_selector, state_input, index, item)
             name = str(uuid.uuid4())
-            children.append(ChildRun(arn=f"{children_prefix}:{name}", name=name, state_machine_arn=record.map_state_machine_arn,
-                                     input=selected))
+            children.append(ChildRun(arn=f"{children_prefix}:{name}", name=name,
+                                     state_machine_arn=record.map_state_machine_arn, input=selected))
         run.children = children
         total = len(children)
         for counter in (record.item_counter, record.execution_counter):
