@@ -18,17 +18,21 @@ import os
 import re
 import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pipeline.clients import Clients
 from pipeline.local import alarms as cloudwatch_alarms
-from pipeline.local import validation
+from pipeline.local import schedules, validation
 from pipeline.local.access import AccessControl, from_template
 from pipeline.local.botocore_data import parse_once
 from pipeline.local.change_sets import StackRecords, ValidationError, resolve_parameters
@@ -47,6 +51,7 @@ from pipeline.local.moto_stacks import (
 from pipeline.local.moto_version import PINNED_MOTO, load_core, unsupported
 from pipeline.local.patching import MotoChanged
 from pipeline.local.plain_layer import PlainLayer, ServiceProcess
+from pipeline.local.policy import Principal
 from pipeline.local.resolver import TemplateResolver
 from pipeline.local.runtime import LambdaRuntime, RequestTooLarge, Stopped, Throttled
 from pipeline.local.service_metrics import execution_metrics, lost_event_metric
@@ -62,8 +67,11 @@ CODE_BUCKET = "offline-cloud-deployment-artifacts"
 
 # Types moto's CloudFormation skips that the offline cloud itself applies: resource policies are
 # enforced by pipeline.local.access, and trails drive delivery's CloudTrail events.
+SCHEDULER_SESSION = "EventBridgeScheduler"  # the role session a schedule's start is made in
+
 EMULATED_HERE = frozenset({"AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy",
-                           "AWS::CloudTrail::Trail", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"})
+                           "AWS::CloudTrail::Trail", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy",
+                           "AWS::Scheduler::Schedule"})
 
 
 class DeployRefused(TemplateError):
@@ -119,6 +127,7 @@ class LocalCloud:
         self.not_emulated: list[NotEmulated] = []
         self.access = AccessControl(ACCOUNT_ID, clients.region)
         self.alarms = cloudwatch_alarms.Alarms([], self.access, lambda *_: None)
+        self.scheduler = schedules.Scheduler([], 0, self._fire_schedule)
         self.template_stack: str | None = None  # the stack deploy made from a template file, if any
         self.stack_changes = 0  # stacks applied or withdrawn so far (pipeline serve says when it changes)
         self.records = StackRecords()  # what CloudFormation was given for each stack (moto_change_sets)
@@ -346,6 +355,7 @@ class LocalCloud:
         # CloudFormation creates a function after what it references; the rest is applied meanwhile.
         self.runtime.replace(specs)
         self._create_alarms(stack_name, packaged, resolver, access)
+        self._start_schedules(stack_name, packaged, resolver)
         apply_substitutions(clients, packaged, resolver)
         self.bus.trails[:] = trails_of(packaged.cloudformation["Resources"], resolver)
         self.stack, self.packaged, self.not_emulated = deployed, packaged, not_emulated
@@ -373,12 +383,35 @@ class LocalCloud:
         for alarm in self.alarms.alarms:  # as CloudFormation creates them: visible to DescribeAlarms
             clients.cloudwatch.put_metric_alarm(**cloudwatch_alarms.put_metric_alarm(alarm))
 
+    def _start_schedules(self, stack_name: str, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
+        self.scheduler.stop()
+        self.scheduler = schedules.Scheduler(
+            schedules.schedules_of(packaged.cloudformation["Resources"], resolver, self.clients.region, ACCOUNT_ID,
+                                   lambda logical_id: generated_name(stack_name, logical_id, 64)),
+            self.clock.scale, self._fire_schedule)
+        self.scheduler.start()
+
+    def _fire_schedule(self, schedule: schedules.Schedule, scheduled: datetime) -> schedules.Firing:
+        """EventBridge Scheduler starts the execution as the schedule's role."""
+        at = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
+        principal = Principal.role_session(schedule.role_arn, SCHEDULER_SESSION)
+        decision, request = self.access.decide(principal, "states:StartExecution", schedule.target_arn)
+        if not decision.allowed:
+            return schedules.Firing(schedule.logical_id, at, error=decision.message(request))
+        try:
+            started = self.clients.stepfunctions.start_execution(
+                stateMachineArn=schedule.target_arn, name=str(uuid.uuid4()), input=schedules.filled(schedule, scheduled))
+        except ClientError as error:
+            return schedules.Firing(schedule.logical_id, at, error=str(error))
+        return schedules.Firing(schedule.logical_id, at, execution_arn=started["executionArn"])
+
     def withdraw(self, stack_name: str) -> None:
         """Stop running the pipeline stack (before CloudFormation deletes it, or when its creation
         rolls back, however far apply got): no function, trail, alarm or permission of it is left."""
         if self.stack is not None and self.stack.name != stack_name:
             return  # another stack's: this one never ran
         was_running = self.stack is not None
+        self.scheduler.stop()
         self.runtime.replace([])
         self.bus.trails[:] = []
         for process in self.services.values():
@@ -408,6 +441,7 @@ class LocalCloud:
         every execution thread has finished before moto is restored. The services still answer
         (pipeline serve --state saves them then); once is enough, and more does no harm."""
         self.clock.scale = 0
+        self.scheduler.stop()
         self._core.stop_executions(ACCOUNT_ID, self.clients.region, timeout_s=0)
         self.runtime.close()
         self._core.stop_executions(ACCOUNT_ID, self.clients.region, timeout_s=10)

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.local import definitions
+from pipeline.local import definitions, schedules
 from pipeline.local.deploy_rules import Refusal
 from pipeline.local.resolver import TemplateResolver, UnresolvableError
 
@@ -251,7 +251,6 @@ def _layers(cloudformation: dict[str, Any], resolver: TemplateResolver, present:
 NOT_RUN = {
     "AWS::Lambda::EventSourceMapping": "the offline cloud does not poll event sources (SQS, Kinesis, DynamoDB "
                                        "streams) for functions",
-    "AWS::Scheduler::Schedule": "the offline cloud does not run EventBridge Scheduler schedules",
     "AWS::Lambda::Url": "the offline cloud does not serve function URLs",
     "AWS::ApiGateway::RestApi": "the offline cloud does not serve APIs",
     "AWS::ApiGatewayV2::Api": "the offline cloud does not serve APIs",
@@ -270,6 +269,15 @@ def _not_run(cloudformation: dict[str, Any], resolver: TemplateResolver, present
             continue
         if kind in NOT_RUN:
             yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED, NOT_RUN[kind])
+        elif kind == "AWS::Scheduler::Schedule":
+            target = properties.get("Target") if isinstance(properties.get("Target"), dict) else {}
+            arn = _resolved(resolver, target.get("Arn"))
+            machine = (isinstance(arn, str) and ":states:" in arn and ":stateMachine:" in arn) or _names_a(
+                cloudformation, target.get("Arn"), "AWS::StepFunctions::StateMachine")
+            why = schedules.why_not_run(_resolved(resolver, properties.get("ScheduleExpression")), machine,
+                                        arn or target.get("Arn"))
+            if why:
+                yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED, why)
         elif kind == "AWS::Events::Rule":
             if "ScheduleExpression" in properties:
                 yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED, "scheduled rules do not fire offline")

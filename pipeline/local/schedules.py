@@ -1,0 +1,128 @@
+"""EventBridge Scheduler schedules of a stack, run by the offline cloud.
+
+A schedule (`AWS::Scheduler::Schedule`) whose target is a Step Functions state machine and whose
+expression is `rate(N minutes|hours|days)` fires every period on the cloud's scaled clock
+(`--time-scale`: 1 is real time; with 0, which makes every wait nothing, schedules do not fire on
+their own). Each firing starts an execution as the schedule's role, which must be allowed
+`states:StartExecution` on the state machine (EventBridge Scheduler User Guide, "Set up the
+execution role"), with the target's Input and its context attributes filled in
+(`<aws.scheduler.scheduled-time>`, `<aws.scheduler.execution-id>`, `<aws.scheduler.schedule-arn>`,
+`<aws.scheduler.attempt-number>`: the guide's "Adding context attributes"). A refused start is
+recorded as a failed firing (Scheduler retries, then drops it or sends it to the schedule's
+dead-letter queue; offline it is recorded once). What the offline cloud cannot run is refused at
+deploy (pipeline.local.validation): another expression, another target, a DISABLED schedule runs
+nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+RATE = re.compile(r"rate\((?P<value>[1-9]\d*) (?P<unit>minute|minutes|hour|hours|day|days)\)")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    logical_id: str
+    arn: str
+    period_s: float
+    target_arn: str
+    role_arn: str
+    input: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One time a schedule fired: the execution it started, or why it could not."""
+
+    schedule: str
+    scheduled_time: str
+    execution_arn: str | None = None
+    error: str | None = None
+
+
+def period_of(expression: Any) -> float | None:
+    """Seconds between firings of a rate expression; None for any other expression."""
+    matched = RATE.fullmatch(expression) if isinstance(expression, str) else None
+    if matched is None:
+        return None
+    return int(matched["value"]) * UNIT_SECONDS[matched["unit"].rstrip("s")]
+
+
+def why_not_run(expression: Any, starts_a_state_machine: bool, target: Any) -> str | None:
+    """Why the offline cloud cannot run a schedule, or None."""
+    if period_of(expression) is None:
+        return f"schedule expression {expression!r}: the offline cloud runs rate(...) schedules only"
+    if not starts_a_state_machine:
+        return f"target {target}: the offline cloud's schedules start Step Functions state machines only"
+    return None
+
+
+def schedules_of(resources: dict[str, dict[str, Any]], resolver: Any, region: str, account: str,
+                 name_of: Callable[[str], str]) -> list[Schedule]:
+    """The template's schedules whose condition holds, resolved."""
+    found = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Scheduler::Schedule" or not resolver.condition(resource.get("Condition")):
+            continue
+        properties = resolver.resolve(resource.get("Properties", {}))
+        target = properties.get("Target") or {}
+        name = properties.get("Name") or name_of(logical_id)
+        group = properties.get("GroupName") or "default"
+        found.append(Schedule(
+            logical_id=logical_id, arn=f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}",
+            period_s=period_of(properties.get("ScheduleExpression")) or 0.0, target_arn=target.get("Arn", ""),
+            role_arn=target.get("RoleArn", ""), input=str(target.get("Input", "{}")),
+            enabled=properties.get("State", "ENABLED") == "ENABLED"))
+    return found
+
+
+def filled(schedule: Schedule, scheduled: datetime) -> str:
+    """The target's Input with the schedule's context attributes."""
+    values = {"scheduled-time": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"), "execution-id": str(uuid.uuid4()),
+              "schedule-arn": schedule.arn, "attempt-number": "1"}
+    text = schedule.input
+    for name, value in values.items():
+        text = text.replace(f"<aws.scheduler.{name}>", value)
+    return text
+
+
+class Scheduler:
+    """Fires the stack's schedules every period times scale seconds until stopped."""
+
+    def __init__(self, schedules: list[Schedule], scale: float, fire: Callable[[Schedule, datetime], Firing]):
+        self._schedules = [schedule for schedule in schedules if schedule.enabled and schedule.period_s > 0]
+        self._scale = scale
+        self._fire = fire
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.firings: list[Firing] = []
+
+    def start(self) -> None:
+        if self._schedules and self._scale > 0:
+            self._thread = threading.Thread(target=self._run, name="offline-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        started = datetime.now(timezone.utc).timestamp()
+        due = {schedule.arn: started + schedule.period_s * self._scale for schedule in self._schedules}
+        while not self._stopped.is_set():
+            now = datetime.now(timezone.utc).timestamp()
+            for schedule in self._schedules:
+                if due[schedule.arn] <= now:
+                    due[schedule.arn] += schedule.period_s * self._scale
+                    self.firings.append(self._fire(schedule, datetime.now(timezone.utc)))
+            self._stopped.wait(max(0.0, min(due.values()) - datetime.now(timezone.utc).timestamp()))
