@@ -47,7 +47,8 @@ class Clients:
         clients = cls(boto3.session.Session(aws_access_key_id="offline", aws_secret_access_key="offline",
                                             region_name=region or "us-east-1"))
         clients.endpoints = {service: endpoint for service in (
-            "s3", "stepfunctions", "events", "sns", "sqs", "cloudformation", "lambda", "cloudwatch", "dynamodb")}
+            "s3", "stepfunctions", "events", "sns", "sqs", "cloudformation", "lambda", "cloudwatch", "dynamodb",
+            "scheduler")}
         return clients
 
     def _client(self, service: str) -> Any:
@@ -89,6 +90,10 @@ class Clients:
     @cached_property
     def dynamodb(self) -> Any:
         return self._client("dynamodb")
+
+    @cached_property
+    def scheduler(self) -> Any:
+        return self._client("scheduler")
 
 
 def quick_timestamp(value: Any) -> datetime:

@@ -384,12 +384,19 @@ class LocalCloud:
             clients.cloudwatch.put_metric_alarm(**cloudwatch_alarms.put_metric_alarm(alarm))
 
     def _start_schedules(self, stack_name: str, packaged: PackagedTemplate, resolver: TemplateResolver) -> None:
-        self.scheduler.stop()
+        self._stop_schedules()
         self.scheduler = schedules.Scheduler(
             schedules.schedules_of(packaged.cloudformation["Resources"], resolver, self.clients.region, ACCOUNT_ID,
                                    lambda logical_id: generated_name(stack_name, logical_id, 64)),
             self.clock.scale, self._fire_schedule)
+        for schedule in self.scheduler.schedules:  # as CloudFormation creates them: visible to GetSchedule
+            self.clients.scheduler.create_schedule(**schedule.create_request())
         self.scheduler.start()
+
+    def _stop_schedules(self) -> None:
+        self.scheduler.stop()
+        for schedule in self.scheduler.schedules:
+            self.clients.scheduler.delete_schedule(Name=schedule.name, GroupName=schedule.group)
 
     def _fire_schedule(self, schedule: schedules.Schedule, scheduled: datetime) -> schedules.Firing:
         """EventBridge Scheduler starts the execution as the schedule's role."""
@@ -411,7 +418,7 @@ class LocalCloud:
         if self.stack is not None and self.stack.name != stack_name:
             return  # another stack's: this one never ran
         was_running = self.stack is not None
-        self.scheduler.stop()
+        self._stop_schedules()
         self.runtime.replace([])
         self.bus.trails[:] = []
         for process in self.services.values():

@@ -31,12 +31,22 @@ UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 @dataclass(frozen=True)
 class Schedule:
     logical_id: str
+    name: str
+    group: str
     arn: str
+    expression: str
     period_s: float
     target_arn: str
     role_arn: str
     input: str
     enabled: bool
+    flexible_window: dict[str, Any]
+
+    def create_request(self) -> dict[str, Any]:
+        """CreateSchedule as CloudFormation calls it: what GetSchedule and ListSchedules then answer."""
+        return {"Name": self.name, "GroupName": self.group, "ScheduleExpression": self.expression,
+                "FlexibleTimeWindow": self.flexible_window, "State": "ENABLED" if self.enabled else "DISABLED",
+                "Target": {"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": self.input}}
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,14 @@ def schedules_of(resources: dict[str, dict[str, Any]], resolver: Any, region: st
         target = properties.get("Target") or {}
         name = properties.get("Name") or name_of(logical_id)
         group = properties.get("GroupName") or "default"
+        expression = str(properties.get("ScheduleExpression", ""))
         found.append(Schedule(
-            logical_id=logical_id, arn=f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}",
-            period_s=period_of(properties.get("ScheduleExpression")) or 0.0, target_arn=target.get("Arn", ""),
+            logical_id=logical_id, name=name, group=group,
+            arn=f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}", expression=expression,
+            period_s=period_of(expression) or 0.0, target_arn=target.get("Arn", ""),
             role_arn=target.get("RoleArn", ""), input=str(target.get("Input", "{}")),
-            enabled=properties.get("State", "ENABLED") == "ENABLED"))
+            enabled=properties.get("State", "ENABLED") == "ENABLED",
+            flexible_window=properties.get("FlexibleTimeWindow") or {"Mode": "OFF"}))
     return found
 
 
@@ -99,15 +112,20 @@ class Scheduler:
     """Fires the stack's schedules every period times scale seconds until stopped."""
 
     def __init__(self, schedules: list[Schedule], scale: float, fire: Callable[[Schedule, datetime], Firing]):
-        self._schedules = [schedule for schedule in schedules if schedule.enabled and schedule.period_s > 0]
+        self._schedules = list(schedules)
+        self._firing = [schedule for schedule in schedules if schedule.enabled and schedule.period_s > 0]
         self._scale = scale
         self._fire = fire
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.firings: list[Firing] = []
 
+    @property
+    def schedules(self) -> list[Schedule]:
+        return list(self._schedules)
+
     def start(self) -> None:
-        if self._schedules and self._scale > 0:
+        if self._firing and self._scale > 0:
             self._thread = threading.Thread(target=self._run, name="offline-scheduler", daemon=True)
             self._thread.start()
 
@@ -118,10 +136,10 @@ class Scheduler:
 
     def _run(self) -> None:
         started = datetime.now(timezone.utc).timestamp()
-        due = {schedule.arn: started + schedule.period_s * self._scale for schedule in self._schedules}
+        due = {schedule.arn: started + schedule.period_s * self._scale for schedule in self._firing}
         while not self._stopped.is_set():
             now = datetime.now(timezone.utc).timestamp()
-            for schedule in self._schedules:
+            for schedule in self._firing:
                 if due[schedule.arn] <= now:
                     due[schedule.arn] += schedule.period_s * self._scale
                     self.firings.append(self._fire(schedule, datetime.now(timezone.utc)))

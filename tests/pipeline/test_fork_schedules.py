@@ -47,6 +47,10 @@ def test_a_schedule_fires_on_the_scaled_clock_as_its_role_with_its_context(tmp_p
             time.sleep(0.1)
         (firing, *_) = cloud.scheduler.firings
         assert firing.error is None and firing.schedule == "Sweep"
+        (listed,) = cloud.clients.scheduler.list_schedules()["Schedules"]  # as CloudFormation created it
+        described = cloud.clients.scheduler.get_schedule(Name=listed["Name"])
+        assert (described["ScheduleExpression"], described["Target"]["Arn"]) == (
+            "rate(1 hour)", cloud.stack.backfill_state_machine_arn)
         started = json.loads(sfn.describe_execution(executionArn=firing.execution_arn)["input"])
         assert started == {"prefix": "old/", "at": firing.scheduled_time}  # the context attribute filled in
         while (sfn.describe_execution(executionArn=firing.execution_arn)["status"] == "RUNNING"
