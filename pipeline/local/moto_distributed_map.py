@@ -21,7 +21,7 @@ Distributed Map states"):
 - The result writer writes each child's record to SUCCEEDED_0.json, FAILED_0.json and
   PENDING_0.json beside manifest.json, as the role ("ResultWriter": failed, timed out and aborted
   children in FAILED, those not started because the map run failed in PENDING).
-- A refused listing fails the map run with States.ItemReaderFailed, a refused write with
+- A refused listing or read fails the map run with States.ItemReaderFailed, a refused write with
   States.ResultWriterFailed (the error names the States Language gives those failures; AWS's
   cause text for a refusal is not recorded anywhere we found).
 
@@ -150,6 +150,21 @@ def _list_every_page(env: Any, resource_runtime_part: Any, state_credentials: An
             break
         parameters["ContinuationToken"] = token
     env.stack.append(items)
+
+
+def _reading_objects() -> Patch:
+    """The item reader's GetObject (a JSON, CSV or manifest file), as moto reads it; a refusal
+    fails the map run as a refused listing does."""
+    original = Patch(item_reader_s3.ResourceEvalS3, "_handle_get_object", None).original()
+    read = original.__func__ if isinstance(original, staticmethod) else original
+
+    def read_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        try:
+            read(env, resource_runtime_part, state_credentials)
+        except ClientError as refused:
+            raise _failure(env, "States.ItemReaderFailed", _service_error("S3", refused)) from None
+
+    return Patch(item_reader_s3.ResourceEvalS3, "_handle_get_object", staticmethod(read_object))
 
 
 def _service_error(service: str, refused: ClientError) -> str:
@@ -300,6 +315,7 @@ def installed(authorize_task: TaskGuard) -> list[Patch]:
 
     return [
         Patch(item_reader_s3.ResourceEvalS3, "_handle_list_objects_v2", staticmethod(_list_every_page)),
+        _reading_objects(),
         Patch(DistributedIterationComponent, "_map_run", map_run),
         Patch(result_writer_s3.ResourceEvalS3, "_handle_put_object", staticmethod(write_results)),
     ]
