@@ -2,10 +2,12 @@
 
 The backfill state machine (statemachine/backfill.asl.json) lists the bucket under a prefix with a
 Distributed Map and runs each object through the file-processing state machine. Here it is started
-and followed, offline or in AWS alike: the objects are listed first (what `--dry-run` prints), then
-each one is followed to the end of its file-processing execution, as `pipeline run` follows an
-upload. A folder marker is ignored, as the state machine skips it; an object the backfill ended
-before starting (its failure threshold exceeded) is reported ABORTED with the backfill's error.
+and followed, offline or in AWS alike: the command's own listing is what `--dry-run` prints and the
+count it announces; once the backfill has ended, the objects reported are those its map run listed
+(its result files name each child's execution), each read to the end of its file-processing
+execution as `pipeline run` reads an upload's. A folder marker is ignored, as the state machine
+skips it; an object the backfill ended before starting (its failure threshold exceeded) is
+reported ABORTED with the backfill's error.
 """
 
 from __future__ import annotations
