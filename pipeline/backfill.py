@@ -24,6 +24,8 @@ from pipeline.results import FileResult, Progress
 from pipeline.stack import PipelineStack
 
 FOLDER_MARKER = "a key ending in / is a console folder, not a file (the backfill skips it)"
+SEEN = "the pipeline already checked this object (its event reached it): a sweep skips it"
+SKIPPED = {"folder marker": FOLDER_MARKER, "seen": SEEN}  # a skipping child's output -> the reason
 
 
 class BackfillError(Exception):
@@ -69,10 +71,13 @@ def check_prefix(stack: PipelineStack, prefix: str, key_prefix: str) -> None:
 
 
 def start(clients: Any, stack: PipelineStack, prefix: str, *, max_concurrency: int | None = None,
-          tolerated_failure_percentage: float | None = None) -> BackfillRun:
-    """List the objects, then start the backfill over the same prefix."""
+          tolerated_failure_percentage: float | None = None, sweep: bool = False) -> BackfillRun:
+    """List the objects, then start the backfill over the same prefix (a sweep: only the objects
+    the pipeline never saw)."""
     listed = tuple(listed_objects(clients, stack.bucket, prefix))
     options: dict[str, Any] = {"prefix": prefix}
+    if sweep:
+        options["sweep"] = True
     if max_concurrency is not None:
         options["max_concurrency"] = max_concurrency
     if tolerated_failure_percentage is not None:
@@ -158,7 +163,7 @@ def _from_record(key: str, record: dict[str, Any] | None, bucket: str, backfill:
         return result
     output = _json(record.get("Output")) if record.get("Status") == "SUCCEEDED" else None
     if isinstance(output, dict) and output.get("skipped"):
-        result.status, result.reason = "IGNORED", FOLDER_MARKER
+        result.status, result.reason = "IGNORED", SKIPPED.get(output["skipped"], str(output["skipped"]))
         return result
     cause = _json(record.get("Cause"))
     started = (output or {}).get("execution") or (cause or {}).get("ExecutionArn") or (cause or {}).get("executionArn")

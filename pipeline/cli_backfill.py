@@ -36,6 +36,9 @@ def add_parser(commands: Any, add_offline_options: Any) -> None:
     backfill.add_argument("--tolerated-failure-percentage", type=float, metavar="P",
                           help="stop once more than P%% of the objects failed (default: the stack's "
                           "BackfillToleratedFailurePercentage)")
+    backfill.add_argument("--sweep", action="store_true",
+                          help="process only the objects the pipeline never saw (what the scheduled reconciliation "
+                          "sweep runs); needs a stack deployed with SweepEveryHours set")
     backfill.add_argument("--dry-run", action="store_true", help="list what would be processed; start nothing")
     backfill.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
                           help="stop following after this long (default 3600); the backfill goes on")
@@ -113,6 +116,10 @@ def _prefix(args: argparse.Namespace, clients: Any, stack: Any) -> str:
 
     described = clients.cloudformation.describe_stacks(StackName=stack.name)["Stacks"][0]
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    if args.sweep and parameters.get("SweepEveryHours", "0") == "0":
+        raise UsageError(f"stack {stack.name!r} records no seen files (SweepEveryHours is 0), so a sweep cannot tell "
+                         "what to skip: deploy it with SweepEveryHours set (offline: --parameter-overrides SweepEveryHours=24), or run "
+                         "a plain backfill")
     key_prefix = parameters.get("KeyPrefix", "")
     prefix = key_prefix if args.prefix is None else args.prefix
     try:
@@ -133,13 +140,14 @@ def _run(args: argparse.Namespace, clients: Any, stack: Any, prefix: str, *, pol
     follower = ExecutionFollower(clients, stack.state_machine_arn, page_size=1000)
     try:
         run = backfills.start(clients, stack, prefix, max_concurrency=args.max_concurrency,
-                              tolerated_failure_percentage=args.tolerated_failure_percentage)
+                              tolerated_failure_percentage=args.tolerated_failure_percentage, sweep=args.sweep)
     except (BotoCoreError, ClientError) as error:
         raise UsageError(f"cannot start the backfill of stack {stack.name!r}: {error}") from None
     quiet = args.json
     if not quiet:
         markers = sum(item.folder_marker for item in run.listed)
-        print(f"Backfill of s3://{stack.bucket}/{prefix}: {len(run.listed) - markers} object(s)"
+        print(f"{'Sweep' if args.sweep else 'Backfill'} of s3://{stack.bucket}/{prefix}: "
+              f"{len(run.listed) - markers} object(s)"
               f"{f' and {markers} folder marker(s)' if markers else ''}; execution {run.execution_arn}",
               file=sys.stderr, flush=True)
     goes_on = (f"The backfill goes on in the stack ({run.execution_arn}): {rerun}" if rerun else
@@ -169,7 +177,8 @@ def _dry_run(args: argparse.Namespace, listed: list[Any], bucket: str) -> int:
                   f"{', a folder marker' if item.folder_marker else ''})")
     processed = sum(not item.folder_marker for item in listed)
     print(f"{processed} object(s) to backfill, {len(listed) - processed} folder marker(s) to skip "
-          "(dry run: nothing started)", file=sys.stderr)
+          f"{'(a sweep also skips each object the pipeline saw) ' if args.sweep else ''}(dry run: nothing started)",
+          file=sys.stderr)
     return EXIT_OK
 
 

@@ -165,7 +165,7 @@ def report(template_path: Path, mix: Mix) -> str:
         f"  Total with EXPRESS       ${result.per_million_express + result.per_million_lambda + result.per_million_sns:10.2f}",
         "",
         "Not counted: S3 storage and requests, CloudTrail data events ($0.10 per 100,000, CloudTrail mode only),",
-        "the KMS key ($1 a month), CloudWatch Logs ingestion, DynamoDB on-demand writes (about $1.25 per million).",
+        "the KMS key ($1 a month), CloudWatch Logs ingestion, DynamoDB on-demand writes ($0.625 per million; a seen record per file with a sweep).",
     ]
     return "\n".join(lines) + "\n"
 

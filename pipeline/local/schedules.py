@@ -124,6 +124,14 @@ class Scheduler:
     def schedules(self) -> list[Schedule]:
         return list(self._schedules)
 
+    def fire(self, logical_id: str) -> Firing:
+        """Fire a schedule now, as if its time had come (what a test or `pipeline` needs without
+        waiting for the scaled clock; AWS has no such call)."""
+        (schedule,) = [schedule for schedule in self._schedules if schedule.logical_id == logical_id]
+        firing = self._fire(schedule, datetime.now(timezone.utc))
+        self.firings.append(firing)
+        return firing
+
     def start(self) -> None:
         if self._firing and self._scale > 0:
             self._thread = threading.Thread(target=self._run, name="offline-scheduler", daemon=True)

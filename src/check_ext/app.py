@@ -15,7 +15,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from landed_file import read_landed_file
+from landed_file import LandedFile, read_landed_file
+from seen_files import record_seen, seen_table
 
 logger = Logger()
 metrics = Metrics()
@@ -39,5 +40,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("Resolved the event's key form", raw_key=landed.event_key,
                     decoded_key=unquote_plus(landed.event_key), key_form=landed.key_form)
         metrics.add_metric(name=KEY_FORM_METRICS[landed.key_form], unit=MetricUnit.Count, value=1)
+    table = seen_table()
+    if table:
+        record(table, landed)
     metrics.add_metric(name="FilesChecked", unit=MetricUnit.Count, value=1)
     return asdict(landed)
+
+
+def record(table: str, landed: LandedFile) -> None:
+    """The object's seen record, for the reconciliation sweep: best effort (seen_files says why)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        record_seen(table, landed.bucket, landed.key, landed.etag, landed.version_id, landed.event_source)
+    except (BotoCoreError, ClientError) as error:
+        logger.error("Could not record the file as seen: a reconciliation sweep will run it again",
+                     bucket=landed.bucket, key=landed.key, error=str(error))
+        metrics.add_metric(name="SeenRecordsFailed", unit=MetricUnit.Count, value=1)

@@ -49,3 +49,13 @@ def test_what_cannot_be_done_as_asked_is_one_line(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
 
+
+
+def test_a_sweep_processes_files_no_event_announced_and_is_refused_without_seen_records(tmp_path, capsys):
+    (tmp_path / "lost.csv").write_bytes(b"id\n1\n")
+    common = [str(tmp_path / "lost.csv"), "--sweep", "--json", "--time-scale", "0"]
+    code, swept = json_lines(capsys, ["backfill", *common, "--parameter-overrides", "FailureRate=0",
+                                      "SweepEveryHours=24"])
+    assert (code, swept["lost.csv"]["status"]) == (0, "SUCCEEDED")
+    assert main(["backfill", *common]) == 2
+    assert "records no seen files (SweepEveryHours is 0)" in capsys.readouterr().err

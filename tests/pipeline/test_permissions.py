@@ -55,8 +55,9 @@ def statements_of(template: dict[str, Any], logical_id: str) -> list[tuple[list[
         if document:
             found += [(document["Statement"], s, s.get("Sid", "")) for s in document["Statement"]]
     for policy in properties.get("Policies", []):
-        if "Statement" in policy:
-            found += [(policy["Statement"], s, s.get("Sid", "")) for s in policy["Statement"]]
+        statements = (policy.get("PolicyDocument") or policy).get("Statement")  # an IAM role's, or SAM's
+        if statements is not None:
+            found += [(statements, s, s.get("Sid", "")) for s in statements]
             continue
         (name, arguments), = policy.items()
         target = next(iter(arguments.values()))
@@ -92,6 +93,9 @@ class Check:
     overrides: tuple[str, ...]
     faults: tuple[Fault, ...]
     backfill: bool = False
+    # "sweep FILE": the file lands unannounced and the sweep schedule fires; "upload-then-sweep
+    # FILE": the file is uploaded (its event runs it), then the sweep fires.
+    sweep: str | None = None
 
 
 def parse_check(text: str) -> Check:
@@ -102,7 +106,8 @@ def parse_check(text: str) -> Check:
         return Check(True, None, overrides, faults)
     rest = text.removeprefix(f"{words[0]} ").split(" --inject")[0]
     name = " ".join(word for word in rest.split() if "=" not in word)
-    return Check(False, name, overrides, faults, backfill=words[0] == "backfill")
+    return Check(False, name, overrides, faults, backfill=words[0] in ("backfill", "sweep", "upload-then-sweep"),
+                 sweep=words[0] if "sweep" in words[0] else None)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class Outcome:
     alarm_actions: list[Any]
     backfill: dict[str, Any] | None = None  # the backfill's DescribeExecution, for a backfill check
     failed_items: dict[str, Any] | None = None  # key -> its failed child workflow's record
+    schedule_error: str | None = None  # why the sweep schedule could not start the backfill
 
 
 def run_backfill(cloud: OfflineCloud, file: Path) -> Outcome:
@@ -126,12 +132,35 @@ def run_backfill(cloud: OfflineCloud, file: Path) -> Outcome:
     return Outcome(result, [], ended, backfill.failed_items(cloud.clients, ended))
 
 
+def run_sweep(cloud: OfflineCloud, file: Path, upload_first: bool) -> Outcome:
+    """The file uploaded (or placed unannounced), then the sweep schedule fired and followed."""
+    from pipeline import backfill
+    from pipeline.driver import ExecutionFollower
+
+    if upload_first:
+        (uploaded,) = cloud.run([file])
+        assert uploaded.status == "SUCCEEDED", (uploaded.status, uploaded.cause)
+    else:
+        with cloud.bus.silenced():
+            cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key=file.name, Body=file.read_bytes())
+    firing = cloud.scheduler.fire("SweepSchedule")
+    if firing.error is not None:
+        return Outcome(None, [], schedule_error=firing.error)
+    run = backfill.BackfillRun(firing.execution_arn, "", tuple(backfill.listed_objects(
+        cloud.clients, cloud.stack.bucket, "")))
+    follower = ExecutionFollower(cloud.clients, cloud.stack.state_machine_arn)
+    (result,), ended = backfill.follow(cloud.clients, cloud.stack, run, follower=follower, poll_s=0.02, timeout_s=60)
+    return Outcome(result, [], ended, backfill.failed_items(cloud.clients, ended))
+
+
 def run_check(template: Path, check: Check) -> Outcome | TemplateError | None:
     """The deploy's refusal (a TemplateError), or what happened to the file and the alarm."""
     try:
         with OfflineCloud.deploy(template, list(check.overrides), time_scale=0, faults=list(check.faults)) as cloud:
             if check.deploy_only:
                 return None
+            if check.sweep:
+                return run_sweep(cloud, SAMPLES / check.file, upload_first=check.sweep == "upload-then-sweep")
             if check.backfill:
                 return run_backfill(cloud, SAMPLES / check.file)
             (result,) = cloud.run([SAMPLES / check.file])
@@ -150,6 +179,14 @@ def assert_outcome(outcome: Any, expected: str) -> None:
         assert f": {refused.group(1)}: " in str(outcome)
         return
     assert not isinstance(outcome, TemplateError), f"deploy refused: {outcome}"
+    schedule = re.fullmatch(r"schedule refused \((.+)\)", expected)
+    if schedule:
+        assert outcome.schedule_error and schedule.group(1) in outcome.schedule_error, outcome.schedule_error
+        return
+    if expected == "swept again":  # no seen record: the sweep ran the uploaded file a second time
+        assert outcome.backfill["status"] == "SUCCEEDED", outcome.backfill
+        assert outcome.result.status == "SUCCEEDED" and outcome.result.execution_arn, outcome.result
+        return
     backfill = re.fullmatch(r"backfill (item )?FAILED: (\S+) \((.+)\)", expected)
     if backfill:
         item, error, text = backfill.groups()
@@ -208,7 +245,10 @@ def test_the_template_as_it_is_passes_every_check(check):
         return
     if parsed.backfill:
         assert outcome.backfill["status"] == "SUCCEEDED" and not outcome.failed_items, outcome.backfill
-        assert outcome.result.status == "SUCCEEDED", (outcome.result.error, outcome.result.cause)
+        if parsed.sweep == "upload-then-sweep":  # seen when uploaded: the sweep skips it
+            assert (outcome.result.status, outcome.result.execution_arn) == ("IGNORED", None), outcome.result
+        else:
+            assert outcome.result.status == "SUCCEEDED", (outcome.result.error, outcome.result.cause)
         return
     failed = outcome.result.status == "FAILED"
     assert [action.published for action in outcome.alarm_actions] == ([True] if failed else []), outcome.alarm_actions

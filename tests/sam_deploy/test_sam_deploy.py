@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.sam_deploy]
 
 STACK = "file-pipeline"  # samconfig.toml's stack_name, and guided deploy's default
 PARAMETERS = ["NotificationEmail", "TriggerSource", "WorkflowType", "KeyPrefix", "FailureRate", "FailureSeed",
-              "LogLevel", "LogRetentionDays", "BackfillMaxConcurrency", "BackfillToleratedFailurePercentage"]
+              "LogLevel", "LogRetentionDays", "BackfillMaxConcurrency", "BackfillToleratedFailurePercentage",
+              "SweepEveryHours"]
 
 
 def upload(project: Project, server: Server, sample: str, key: str) -> None:
