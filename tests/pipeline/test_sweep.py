@@ -101,3 +101,15 @@ def test_without_a_sweep_the_stack_has_no_schedule_and_a_sweep_started_by_hand_f
     assert "SweepEveryHours" in ended["cause"]
     assert [result.status for result in results] == ["ABORTED"]
     assert len(processing_executions(cloud)) == before  # it started nothing
+
+
+def test_a_sweep_option_that_is_not_a_boolean_fails_before_listing(deploy):
+    cloud = deploy(FailureRate=0, SweepEveryHours=24)
+    sfn = cloud.clients.stepfunctions
+    arn = sfn.start_execution(stateMachineArn=cloud.stack.backfill_state_machine_arn, input='{"sweep": "yes"}')[
+        "executionArn"]
+    deadline = time.monotonic() + 30
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (described["status"], described["error"]) == ("FAILED", "InvalidBackfillInput")
+    assert sfn.list_map_runs(executionArn=arn)["mapRuns"] == []
