@@ -355,7 +355,6 @@ class LocalCloud:
         # CloudFormation creates a function after what it references; the rest is applied meanwhile.
         self.runtime.replace(specs)
         self._create_alarms(stack_name, packaged, resolver, access)
-        self._start_schedules(stack_name, packaged, resolver)
         apply_substitutions(clients, packaged, resolver)
         self.bus.trails[:] = trails_of(packaged.cloudformation["Resources"], resolver)
         self.stack, self.packaged, self.not_emulated = deployed, packaged, not_emulated
@@ -363,6 +362,8 @@ class LocalCloud:
         if not self._running:
             self._exits.enter_context(self.layer.running())
             self._running = True
+        # Last: a rate schedule fires as it is created, so what it starts must be complete.
+        self._start_schedules(stack_name, packaged, resolver)
         return []
 
     def _create_alarms(self, stack_name: str, packaged: PackagedTemplate, resolver: TemplateResolver,

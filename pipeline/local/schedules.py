@@ -1,7 +1,8 @@
 """EventBridge Scheduler schedules of a stack, run by the offline cloud.
 
 A schedule (`AWS::Scheduler::Schedule`) whose target is a Step Functions state machine and whose
-expression is `rate(N minutes|hours|days)` fires every period on the cloud's scaled clock
+expression is `rate(N minutes|hours|days)` fires at deploy (as AWS fires a rate schedule without a
+StartDate), then every period on the cloud's scaled clock
 (`--time-scale`: 1 is real time; with 0, which makes every wait nothing, schedules do not fire on
 their own). Each firing starts an execution as the schedule's role, which must be allowed
 `states:StartExecution` on the state machine (EventBridge Scheduler User Guide, "Set up the
@@ -67,12 +68,19 @@ def period_of(expression: Any) -> float | None:
     return int(matched["value"]) * UNIT_SECONDS[matched["unit"].rstrip("s")]
 
 
-def why_not_run(expression: Any, starts_a_state_machine: bool, target: Any) -> str | None:
+# What would move a schedule's firings in time: offline a schedule fires from deploy, forever.
+UNRUN_PROPERTIES = frozenset({"StartDate", "EndDate", "ScheduleExpressionTimezone"})
+
+
+def why_not_run(expression: Any, starts_a_state_machine: bool, target: Any, unrun: list[str] = ()) -> str | None:
     """Why the offline cloud cannot run a schedule, or None."""
     if period_of(expression) is None:
         return f"schedule expression {expression!r}: the offline cloud runs rate(...) schedules only"
     if not starts_a_state_machine:
         return f"target {target}: the offline cloud's schedules start Step Functions state machines only"
+    if unrun:
+        return (f"{', '.join(unrun)}: the offline cloud's schedules fire from the deploy on, every period, and never "
+                "end")
     return None
 
 
@@ -143,8 +151,10 @@ class Scheduler:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        # A rate schedule without a StartDate "starts invoking the target immediately" (Scheduler
+        # User Guide, "Rate-based schedules"): its first firing is at deploy.
         started = datetime.now(timezone.utc).timestamp()
-        due = {schedule.arn: started + schedule.period_s * self._scale for schedule in self._firing}
+        due = {schedule.arn: started for schedule in self._firing}
         while not self._stopped.is_set():
             now = datetime.now(timezone.utc).timestamp()
             for schedule in self._firing:

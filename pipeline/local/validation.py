@@ -275,7 +275,7 @@ def _not_run(cloudformation: dict[str, Any], resolver: TemplateResolver, present
             machine = (isinstance(arn, str) and ":states:" in arn and ":stateMachine:" in arn) or _names_a(
                 cloudformation, target.get("Arn"), "AWS::StepFunctions::StateMachine")
             why = schedules.why_not_run(_resolved(resolver, properties.get("ScheduleExpression")), machine,
-                                        arn or target.get("Arn"))
+                                        arn or target.get("Arn"), sorted(set(properties) & schedules.UNRUN_PROPERTIES))
             if why:
                 yield Refusal(logical_id, kind, definitions.NOT_SUPPORTED, why)
         elif kind == "AWS::Events::Rule":

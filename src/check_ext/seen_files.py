@@ -1,14 +1,16 @@
 """Seen records: what lets a reconciliation sweep skip an object the pipeline already checked.
 
-With a sweep (the template's SweepEveryHours), SEEN_FILES_TABLE names the idempotency table and
-every object this function reads is recorded there as ``seen#BUCKET/KEY#"ETAG"``, with the ETag
+With a sweep (the template's SweepEveryHours), SEEN_FILES_TABLE names the stack's SeenFilesTable
+and every object this function reads is recorded there as ``seen#BUCKET/KEY#"ETAG"``, with the ETag
 quoted as S3 lists it: the sweep's child workflow builds the same id from a ListObjectsV2 item
 (which has no version ID) and skips a seen object (statemachine/backfill.asl.json). The record
 never expires: a sweep covers the whole prefix, however old the object.
 
 Recording is best effort: a file is checked and processed whether or not its record could be
 written (it is logged, and counted as SeenRecordsFailed); the cost of a missed record is that a
-later sweep runs the object again, which its processing answers from its idempotency record.
+later sweep runs the object again (a success of the last 7 days is answered from its idempotency
+record; anything else runs, and is notified, again). The client gives up within a few seconds, well
+inside the function's 10 s timeout: a slow table must not fail a good file.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ def dynamodb_client() -> Any:
     global _client
     if _client is None:
         import boto3
+        from botocore.config import Config
 
-        _client = boto3.client("dynamodb")
+        _client = boto3.client("dynamodb", config=Config(
+            connect_timeout=1, read_timeout=2, retries={"max_attempts": 3, "mode": "standard"}))
     return _client
 
 

@@ -25,27 +25,31 @@ ROLE = {
 }
 
 
-def schedule(expression: str = "rate(1 hour)", target: dict | None = None) -> dict:
+def schedule(expression: str = "rate(1 hour)", target: dict | None = None, extra: dict | None = None) -> dict:
     return {"Type": "AWS::Scheduler::Schedule", "Properties": {
         "ScheduleExpression": expression, "FlexibleTimeWindow": {"Mode": "OFF"},
         "Target": target or {"Arn": {"Ref": "BackfillStateMachine"}, "RoleArn": {"Fn::GetAtt": ["SweepRole", "Arn"]},
-                             "Input": '{"prefix": "old/", "at": "<aws.scheduler.scheduled-time>"}'}}}
+                             "Input": '{"prefix": "old/", "at": "<aws.scheduler.scheduled-time>"}'}, **(extra or {})}}
 
 
 def forked(role: dict = ROLE, **options) -> Fork:
     return Fork().add_resource("SweepRole", role).add_resource("Sweep", schedule(**options))
 
 
-def test_a_schedule_fires_on_the_scaled_clock_as_its_role_with_its_context(tmp_path):
-    # rate(1 hour) at a time scale of 0.0005: every 1.8 s
+def test_a_schedule_fires_at_deploy_then_on_the_scaled_clock_as_its_role_with_its_context(tmp_path):
+    # rate(1 hour) at a time scale of 0.0005: at deploy (no StartDate: AWS starts at once), then every 1.8 s
     with OfflineCloud.deploy(forked().write(tmp_path), ["FailureRate=0"], time_scale=0.0005) as cloud:
+        deployed = time.monotonic()
+        while not cloud.scheduler.firings and time.monotonic() < deployed + 1.5:
+            time.sleep(0.01)
+        assert cloud.scheduler.firings, "no firing as the deploy ended"  # before a period (1.8 s) went by
         with cloud.bus.silenced():  # an object whose event was lost
             cloud.clients.s3.put_object(Bucket=cloud.stack.bucket, Key="old/late.csv", Body=b"id\n1\n")
         sfn = cloud.clients.stepfunctions
         deadline = time.monotonic() + 30
-        while not cloud.scheduler.firings and time.monotonic() < deadline:
+        while len(cloud.scheduler.firings) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        (firing, *_) = cloud.scheduler.firings
+        (first, firing, *_) = cloud.scheduler.firings
         assert firing.error is None and firing.schedule == "Sweep"
         (listed,) = cloud.clients.scheduler.list_schedules()["Schedules"]  # as CloudFormation created it
         described = cloud.clients.scheduler.get_schedule(Name=listed["Name"])
@@ -87,6 +91,7 @@ def test_with_no_waiting_schedules_do_not_fire_on_their_own(tmp_path):
                                           "schedules only"),
     ({"target": {"Arn": {"Fn::GetAtt": ["CheckExtFunction", "Arn"]}, "RoleArn": {"Fn::GetAtt": ["SweepRole", "Arn"]}}},
      "the offline cloud's schedules start Step Functions state machines only"),
+    ({"extra": {"StartDate": "2027-01-01T00:00:00Z"}}, "StartDate: the offline cloud's schedules fire from the deploy on"),
 ])
 def test_what_the_offline_cloud_cannot_run_is_refused_in_one_line(tmp_path, options, text):
     with pytest.raises(DeployRefused) as refused:

@@ -39,8 +39,11 @@ def next_firing(cloud: OfflineCloud, count: int, timeout_s: float = 120) -> Firi
 
 
 def test_a_file_whose_event_was_lost_is_processed_by_the_scheduled_sweep_once(deploy, tmp_path):
-    # rate(1 hour) at 0.005: a sweep every 18 s, on the scheduler's own clock
-    cloud = deploy(FailureRate=0, SweepEveryHours=1, time_scale=0.005)
+    # rate(1 hour) at 0.003: a sweep at deploy (AWS starts a rate schedule at once), then every
+    # 10.8 s on the scheduler's own clock
+    cloud = deploy(FailureRate=0, SweepEveryHours=1, time_scale=0.003)
+    at_deploy, ended = followed(cloud, next_firing(cloud, 1))
+    assert (at_deploy, ended["status"]) == ({}, "SUCCEEDED")  # an empty bucket
     uploaded = run_one(cloud, tmp_path, "uploaded.csv")
     invalid = run_one(cloud, tmp_path, "notes.txt", b"not a csv")
     assert uploaded.status == "SUCCEEDED" and invalid.status == "FAILED" and invalid.notification
@@ -50,7 +53,7 @@ def test_a_file_whose_event_was_lost_is_processed_by_the_scheduled_sweep_once(de
     cloud.clients.events.enable_rule(Name=rule.name)
     before = len(processing_executions(cloud))
 
-    first, ended = followed(cloud, next_firing(cloud, 1))
+    first, ended = followed(cloud, next_firing(cloud, 2))
     assert ended["status"] == "SUCCEEDED", ended
     assert first["lost.csv"].status == "SUCCEEDED", (first["lost.csv"].status, first["lost.csv"].cause)
     started = cloud.clients.stepfunctions.describe_execution(executionArn=first["lost.csv"].execution_arn)
@@ -59,7 +62,7 @@ def test_a_file_whose_event_was_lost_is_processed_by_the_scheduled_sweep_once(de
         assert (first[key].status, first[key].reason) == ("IGNORED", SEEN)
     assert len(processing_executions(cloud)) == before + 1
 
-    second, ended = followed(cloud, next_firing(cloud, 2))
+    second, ended = followed(cloud, next_firing(cloud, 3))
     assert ended["status"] == "SUCCEEDED", ended
     assert {key: (result.status, result.reason) for key, result in second.items()} == {
         key: ("IGNORED", SEEN) for key in ("lost.csv", "notes.txt", "uploaded.csv")}
