@@ -22,6 +22,40 @@ def cloud(deploy):
     return deploy(FailureRate=0, fast=True)  # the speed layer's quick paths, on whatever the environment says
 
 
+def parsed_both_ways(call):
+    """A client call's parsed response through the quick JSON writer, then through moto's."""
+    from moto.core.responses import ActionResult
+
+    quick = call()
+    installed = ActionResult.execute_result
+    ActionResult.execute_result = moto_patches._original_execute_result
+    try:
+        reference = call()
+    finally:
+        ActionResult.execute_result = installed
+    for response in (quick, reference):
+        response.pop("ResponseMetadata")
+    return quick, reference
+
+
+def test_step_functions_responses_parse_the_same_as_from_motos_serializer(cloud, files):
+    from tests.offline import run_one
+
+    assert moto_patches.ActionResult.execute_result is moto_patches.fast_execute_result
+    ok = run_one(cloud, files, "hooks-ok.csv")
+    failed = run_one(cloud, files, "hooks-bad.txt")
+    sfn = cloud.clients.stepfunctions
+    for result in (ok, failed):
+        quick, reference = parsed_both_ways(lambda: sfn.get_execution_history(executionArn=result.execution_arn))
+        assert quick == reference and len(quick["events"]) > 5
+        quick, reference = parsed_both_ways(lambda: sfn.describe_execution(executionArn=result.execution_arn))
+        assert quick == reference
+    quick, reference = parsed_both_ways(lambda: sfn.list_executions(stateMachineArn=cloud.stack.state_machine_arn))
+    assert quick == reference
+    quick, reference = parsed_both_ways(lambda: sfn.describe_state_machine(stateMachineArn=cloud.stack.state_machine_arn))
+    assert quick == reference
+
+
 def lambda_task_client(region: str):
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
@@ -122,6 +156,36 @@ def read_only_calls(cloud, s3, dynamodb, key):
     return len(calls)
 
 
+def test_routed_requests_answer_as_motos_stubber_does(cloud, files):
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.models import botocore_stubber
+
+    from tests.offline import run_one
+
+    assert BotocoreStubber.process_request is moto_patches.routed_request
+    key = run_one(cloud, files, "hooks-routed.csv").key
+    answers = []
+
+    def both(request, **_):
+        routed = moto_patches.routed_request(botocore_stubber, request)
+        reference = moto_patches._original_process_request(botocore_stubber, request)
+        answers.append((comparable(*routed), comparable(*reference)))
+
+    s3, dynamodb = cloud.clients.s3, cloud.clients.session.client("dynamodb", region_name=cloud.clients.region)
+    for client in (s3, dynamodb):
+        client.meta.events.register_first("before-send", both)
+    try:
+        calls = read_only_calls(cloud, s3, dynamodb, key)
+    finally:
+        for client in (s3, dynamodb):
+            client.meta.events.unregister("before-send", both)
+    assert len(answers) == calls
+    for routed, reference in answers:
+        assert routed == reference
+    assert {routed[0] for routed, _ in answers} >= {200, 400, 404}
+    assert moto_patches.routed_request(botocore_stubber, type("Request", (), {"url": "http://localhost:1/x"})()) is None
+
+
 def test_the_moto_application_answers_as_flask_does(cloud, files):
     import io
 
@@ -200,6 +264,50 @@ def test_quick_dispatch_lexes_and_names_as_moto_does():
     assert type(quick_error.value) is type(moto_error.value)
     assert ConditionExpressionParser._lex_condition_expression is moto_lex
     assert ([lexed(expression) for expression in expressions], named()) == reference
+
+
+def test_executions_are_found_as_motos_scan_finds_them(cloud, files):
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from tests.offline import run_one
+
+    backend = stepfunctions_parser_backends["123456789012"][cloud.clients.region]
+    ended = run_one(cloud, files, "hooks-index.csv").execution_arn
+    assert StepFunctionBackend.describe_execution is moto_patches.describe_execution
+    original_describe, original_existing = moto_patches._original_describe_execution, moto_patches._original_existing_execution
+
+    def outcome(call):
+        try:
+            return call()
+        except Exception as error:  # noqa: BLE001 - the error is the outcome compared
+            return type(error), str(error)
+
+    for arn in (ended, ended + "-missing", ended.replace(cloud.stack.state_machine_arn.rsplit(":", 1)[1], "NoSuchMachine")):
+        assert outcome(lambda: backend.describe_execution(arn)) == outcome(lambda: original_describe(backend, arn))
+    machine = backend.describe_state_machine(cloud.stack.state_machine_arn)
+    execution = backend.describe_execution(ended)
+    for name, execution_input in ((execution.name, execution.execution_input), (execution.name, "{}"), ("unused", "{}")):
+        assert outcome(lambda: machine._handle_name_input_idempotency(name, execution_input)) == outcome(
+            lambda: original_existing(machine, name, execution_input))
+    from types import SimpleNamespace
+
+    running = SimpleNamespace(name="n", execution_input="{}", status="RUNNING", execution_arn="arn:n")
+    machine = SimpleNamespace(executions=[running])  # the same name and input while it runs
+    assert moto_patches.existing_execution(machine, "n", "{}") is running is original_existing(machine, "n", "{}")
+
+
+def test_responses_without_an_xml_request_id_are_enriched_as_moto_does():
+    from moto.core.responses import BaseResponse
+
+    with SpeedLayer().installed():
+        for body in ('{"events": [{"id": 1}]}', "<Error><RequestId>x</RequestId></Error>", b"bytes", ""):
+            quick = BaseResponse._enrich_response({"status": 200}, body)
+            reference = moto_patches._original_enrich_response({"status": 200}, body)
+            for headers, _ in (quick, reference):
+                assert len(headers.pop("x-amzn-requestid")) == 52  # a new request id each time
+            assert quick[0] == reference[0] == {"status": "200"}
+            assert (quick[1] == reference[1]) == ("<RequestId>" not in str(body))  # a new id in the XML, or none
 
 
 def test_account_backends_are_the_ones_moto_returns():
@@ -323,3 +431,56 @@ def test_uploads_the_direct_path_does_not_take_go_through_the_real_client(cloud)
     with pytest.raises(ClientError) as reference_error:
         direct._client.put_object(Bucket="no-such-bucket-here", Key="k", Body=b"a")
     assert quick_error.value.response["Error"] == reference_error.value.response["Error"]
+
+
+def test_only_states_without_a_timeout_run_inline(monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds, TimeoutSecondsPath
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    made = []
+
+    def evaluate(state, env):  # stands in for moto's: makes its thread as moto's does
+        thread = execute_state.Thread(target=lambda: made.append(threading.current_thread()), daemon=True)
+        thread.start()
+        thread.join()
+        if env == "fail":
+            raise RuntimeError("the task failed")
+        return type(thread)
+
+    monkeypatch.setattr(moto_patches, "_original_evaluate_state", evaluate)
+    monkeypatch.setattr(execute_state, "Thread", moto_patches.state_thread)
+    default = SimpleNamespace(timeout=TimeoutSeconds(TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS))
+    assert moto_patches.evaluate_state(default, None) is moto_patches.InlineThread
+    assert made[-1] is threading.current_thread()
+    for timed in (TimeoutSeconds(30), TimeoutSecondsPath("$.timeout")):
+        assert moto_patches.evaluate_state(SimpleNamespace(timeout=timed), None) is threading.Thread
+        assert made[-1] is not threading.current_thread()
+    with pytest.raises(RuntimeError):
+        moto_patches.evaluate_state(default, "fail")
+    assert moto_patches.state_thread(target=lambda: None).__class__ is threading.Thread  # flag restored
+
+
+def test_only_programs_without_a_timeout_run_inline(monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    ran, reported = [], []
+
+    def evaluate(program, env):
+        ran.append((threading.current_thread(), env.next_state_name))
+        if env.fail:
+            raise RuntimeError("the interpreter failed")
+
+    monkeypatch.setattr(moto_patches.EvalComponent, "eval", evaluate)
+    monkeypatch.setattr(moto_patches, "_original_evaluate_program", lambda program, env: ran.append("moto's"))
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_value))
+    untimed = SimpleNamespace(timeout_seconds=None, start_at=SimpleNamespace(start_at_name="Check"))
+    assert moto_patches.evaluate_program(untimed, SimpleNamespace(next_state_name=None, fail=False)) is None
+    assert ran == [(threading.current_thread(), "Check")]
+    assert moto_patches.evaluate_program(untimed, SimpleNamespace(next_state_name=None, fail=True)) is None
+    assert [str(error) for error in reported] == ["the interpreter failed"]  # reported as a thread's would be
+    moto_patches.evaluate_program(SimpleNamespace(timeout_seconds=object()), None)
+    assert ran[-1] == "moto's"

@@ -1,4 +1,4 @@
-"""The keep-alive WSGI server of the DynamoDB process (the handlers' DynamoDB calls go through it)."""
+"""The keep-alive WSGI server the handlers' AWS calls go through."""
 
 import http.client
 import json

@@ -1,5 +1,5 @@
 """moto's JSON answers, written directly: what moto's serializer writes for a result, without
-walking the service model member by member for every value (the direct reads of direct_calls)."""
+walking the service model member by member for every value."""
 
 from __future__ import annotations
 
@@ -33,9 +33,18 @@ def json_value(value: Any, timestamps: frozenset[str], key: str = "") -> Any:
     raise TypeError(type(value).__name__)
 
 
-def find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
+_TIMESTAMP_MEMBERS: dict[tuple[str, str], frozenset[str] | None] = {}
+
+
+def timestamp_members(service: str, operation: str, output_shape: Any) -> frozenset[str] | None:
     """Names of the output's timestamp members; None if a name is a timestamp in one place and
     something else in another (then only moto's serializer, which follows the shapes, is right)."""
+    if (service, operation) not in _TIMESTAMP_MEMBERS:
+        _TIMESTAMP_MEMBERS[service, operation] = find_timestamp_members(output_shape)
+    return _TIMESTAMP_MEMBERS[service, operation]
+
+
+def find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
     kinds: dict[str, set[bool]] = {}
     seen: set[str] = set()
 

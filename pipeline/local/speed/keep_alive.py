@@ -1,4 +1,4 @@
-"""A small threaded WSGI server that keeps connections open: the DynamoDB process's server.
+"""A small threaded WSGI server that keeps connections open, for the handlers' AWS calls.
 
 moto's own server (werkzeug's development server) closes the connection after every response,
 so each boto3 call from a handler paid for a new TCP connection and a new server thread, on

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from moto.stepfunctions.parser.asl.component.common.path import result_path as moto_result_path
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 
 from pipeline.local.patching import Patch, applied
 from pipeline.local.plain_layer import PlainLayer
 from pipeline.local.speed import direct_calls, moto_patches
-from pipeline.local.speed.moto_application import MotoApplication
+from pipeline.local.speed.moto_application import MotoApplication, quick_dispatch
 
 if TYPE_CHECKING:
     from pipeline.clients import Clients
@@ -25,10 +26,18 @@ if TYPE_CHECKING:
 
 PARTS = {
     "dynamodb-process": "DynamoDB in a moto server of its own, on the other core",
+    "keep-alive": "the handlers' calls served over kept-open connections",
     "server-application": "moto's server application without Flask's per-request routing",
+    "quick-dispatch": "response method names and DynamoDB condition expressions cached",
+    "json-responses": "Step Functions responses written straight to JSON",
+    "routed-requests": "in-process requests routed by URL rules compiled once",
+    "enriched-responses": "JSON responses not searched for an XML RequestId",
     "account-backends": "a service's backends for an account found without a lock and a scan",
     "parsed-definitions": "state machine definitions parsed once",
     "parsed-paths": "JSONPath expressions parsed once",
+    "execution-index": "executions found by ARN and name in an index, not a scan",
+    "inline-states": "a task state without TimeoutSeconds evaluated without a thread of its own",
+    "inline-programs": "a state machine without TimeoutSeconds run in its execution's thread",
     "released-interpreters": "an ended execution keeps its history and lets its interpreter go",
     "task-clients": "one boto3 client per region and service for the tasks",
     "direct-lambda": "Lambda tasks call the runtime directly",
@@ -44,10 +53,18 @@ def _patches(part: str) -> list[Patch]:
     """The patches into moto that make up a part (none for the parts that are not patches)."""
     p = moto_patches
     by_part = {
+        "json-responses": [Patch(p.ActionResult, "execute_result", p.fast_execute_result)],
+        "routed-requests": [Patch(p.BotocoreStubber, "process_request", p.routed_request)],
+        "enriched-responses": [Patch(p.BaseResponse, "_enrich_response", staticmethod(p.enrich_response))],
         "account-backends": [Patch(p.BackendDict, "__getitem__", p.account_backends)],
         "parsed-definitions": [Patch(p.AmazonStateLanguageParser, "parse", staticmethod(p.cached_parse))],
         "parsed-paths": [Patch(moto_json_path, "parse", p.cached_json_path),
                          Patch(moto_result_path, "parse", p.cached_result_path)],
+        "execution-index": [Patch(p.StepFunctionBackend, "describe_execution", p.describe_execution),
+                            Patch(p.StateMachine, "_handle_name_input_idempotency", p.existing_execution)],
+        "inline-states": [Patch(p.ExecutionState, "_evaluate_with_timeout", p.evaluate_state),
+                          Patch(execute_state, "Thread", p.state_thread)],
+        "inline-programs": [Patch(p.Program, "eval", p.evaluate_program)],
     }
     return by_part.get(part, [])
 
@@ -75,6 +92,21 @@ class SpeedLayer(PlainLayer):
 
     def application(self) -> Any:
         return MotoApplication() if "server-application" in self else super().application()
+
+    @contextmanager
+    def serve(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        if "keep-alive" not in self:
+            with super().serve(app, host, port) as endpoint:
+                yield endpoint
+            return
+        from pipeline.local.speed.keep_alive import KeepAliveServer
+
+        server = KeepAliveServer(app, host, port)
+        server.start()
+        try:
+            yield server.endpoint
+        finally:
+            server.stop()
 
     def clients(self, clients: Clients, account_id: str, region: str) -> Clients:
         if "direct-reads" in self:
@@ -122,11 +154,12 @@ class SpeedLayer(PlainLayer):
     @contextmanager
     def installed(self) -> Iterator[None]:
         patches = [patch for part in self.parts for patch in _patches(part)]
-        with applied(patches):
-            try:
-                yield
-            finally:
-                moto_patches.clear_caches()
+        with ExitStack() as stack:
+            stack.enter_context(applied(patches))
+            if "quick-dispatch" in self:
+                stack.enter_context(quick_dispatch())
+            stack.callback(moto_patches.clear_caches)
+            yield
 
     @contextmanager
     def running(self) -> Iterator[None]:

@@ -82,8 +82,7 @@ class MotoApplication:
 
 @contextmanager
 def quick_dispatch() -> Iterator[None]:
-    """Two of moto's per-request steps, cached for the length of the block (in the DynamoDB
-    process): the method names of a response class, which moto gathers with
+    """Two of moto's per-request steps, cached for the length of the block : the method names of a response class, which moto gathers with
     inspect.getmembers for every request, and the lexing of a DynamoDB condition expression,
     which depends on the expression alone (Powertools sends the same one with every write)."""
     from moto.core import responses

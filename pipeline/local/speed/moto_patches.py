@@ -7,22 +7,52 @@ shown to answer as moto does in tests/pipeline/test_speed_layer.py.
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import moto.backend_index as moto_backend_index
+import moto.backends as moto_backends
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+from moto.core.exceptions import HTTPException, ServiceNotWhitelisted
+from moto.core.request import normalize_request
+from moto.core.responses import ActionContext, ActionResult, BaseResponse
+from moto.core.utils import get_equivalent_url_in_aws_domain
+from moto.moto_api import recorder as moto_recorder
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
+from moto.stepfunctions.models import StateMachine, StepFunctionBackend
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.utils import TMP_THREADS
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+from pipeline.local.speed.json_answers import json_value, timestamp_members
 
 from pipeline.local.patching import Private
 
 EVENTS_LOCK = Private(EventManager, "_mutex", instance=True)
 HISTORY_EVENTS = Private(EventManager, "_history_event_list", instance=True)
 _original_parse = AmazonStateLanguageParser.parse
+_original_execute_result = ActionResult.execute_result
+_original_process_request = BotocoreStubber.process_request
+_original_enrich_response = BaseResponse.__dict__["_enrich_response"].__func__
+_original_describe_execution = StepFunctionBackend.describe_execution
 _original_account_backends = BackendDict.__getitem__
+_original_existing_execution = StateMachine._handle_name_input_idempotency
+_original_evaluate_state = ExecutionState._evaluate_with_timeout
+_original_evaluate_program = Program.eval
 
 
 @lru_cache(maxsize=64)
@@ -88,12 +118,118 @@ def release_interpreter(execution: Any) -> None:
             pass
 
 
+_inline = threading.local()
+
+
+class InlineThread:
+    """What the ASL interpreter gets for a Thread while it evaluates a state with no timeout: the
+    target runs at once, in the interpreter's own thread, and is over when start() returns."""
+
+    def __init__(self, target: Callable[[], None], daemon: bool | None = None):
+        self._target = target
+
+    def start(self) -> None:
+        self._target()
+
+    def is_alive(self) -> bool:
+        return False
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def state_thread(*args: Any, **kwargs: Any) -> Any:
+    return InlineThread(*args, **kwargs) if getattr(_inline, "active", False) else threading.Thread(*args, **kwargs)
+
+
+def evaluate_state(self: ExecutionState, env: Any) -> None:
+    """moto's ExecutionState._evaluate_with_timeout, run inline for a state without a timeout:
+    moto starts a thread for every task, only to wait for it with no time limit."""
+    if not (isinstance(self.timeout, TimeoutSeconds) and self.timeout.is_default_value()):
+        return _original_evaluate_state(self, env)
+    outer, _inline.active = getattr(_inline, "active", False), True
+    try:
+        return _original_evaluate_state(self, env)
+    finally:
+        _inline.active = outer
+
+
+def evaluate_program(self: Program, env: Any) -> None:
+    """moto's Program.eval, run in the execution's own thread for a state machine without
+    TimeoutSeconds: moto starts a thread for the program only to join it with no time limit."""
+    if self.timeout_seconds is not None:
+        return _original_evaluate_program(self, env)
+    env.next_state_name = self.start_at.start_at_name
+    try:
+        EvalComponent.eval(self, env)  # what moto's thread runs
+    except Exception:  # noqa: BLE001 - as the thread would: reported by threading's hook, then over
+        threading.excepthook(threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread())))
+    return None
+
+
+class _Executions:
+    """A state machine's executions by ARN and by name, as moto's list has them (first wins)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_arn: dict[str, Any] = {}
+        self.by_name: dict[str, Any] = {}
+
+
+_execution_indexes: dict[int, tuple[Any, _Executions]] = {}
+
+
+def _indexed_executions(state_machine: Any) -> _Executions:
+    """Caught up with the state machine's executions, a list that moto only appends to; moto
+    scans the whole list for every StartExecution and every GetExecutionHistory."""
+    held = _execution_indexes.get(id(state_machine))
+    if held is None or held[0] is not state_machine or held[1].count > len(state_machine.executions):
+        held = _execution_indexes[id(state_machine)] = (state_machine, _Executions())
+    index, executions = held[1], state_machine.executions
+    for execution in executions[index.count:]:
+        index.by_arn.setdefault(execution.execution_arn, execution)
+        index.by_name.setdefault(execution.name, execution)
+    index.count = len(executions)
+    return index
+
+
+def describe_execution(self: StepFunctionBackend, execution_arn: str) -> Any:
+    """moto's StepFunctionBackend.describe_execution, with the execution looked up by ARN."""
+    self._validate_execution_arn(execution_arn)
+    state_machine = self._get_state_machine_for_execution(execution_arn)
+    execution = _indexed_executions(state_machine).by_arn.get(execution_arn)
+    if execution is None:
+        raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
+    return execution
+
+
+def existing_execution(self: StateMachine, name: str, execution_input: str) -> Any:
+    """moto's StateMachine._handle_name_input_idempotency, with the execution looked up by name."""
+    execution = _indexed_executions(self).by_name.get(name)
+    if execution is None:
+        return None
+    if execution_input == execution.execution_input and execution.status == "RUNNING":
+        return execution  # the same name and input while it runs: StartExecution is idempotent
+    raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+
 def account_backends(self: BackendDict, account_id: str) -> Any:
     """moto's BackendDict.__getitem__, without its lock and its scan of every service's backends
     for an account it already holds: moto registers the two together and resets them together."""
     if dict.__contains__(self, account_id):
         return dict.__getitem__(self, account_id)
     return _original_account_backends(self, account_id)
+
+
+def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto's BaseResponse._enrich_response, without running its <RequestId> regex over bodies
+    that have none (a JSON execution history is searched from end to end for one)."""
+    if isinstance(body, str) and "<RequestId>" not in body:
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        gen_amzn_requestid_long(headers)
+        return headers, body
+    return _original_enrich_response(headers, body)
 
 
 @lru_cache(maxsize=256)
@@ -110,7 +246,69 @@ def cached_result_path(path: str) -> Any:
     return parse(path)
 
 
+@lru_cache(maxsize=64)
+def _service_routes(service: str) -> tuple[tuple[re.Pattern[str], Any], ...]:
+    """A service's URL rules, compiled: moto rebuilds them (S3 reloads its urls module) per request."""
+    backend_dict = moto_backends.get_backend(service)  # type: ignore[call-overload]
+    if isinstance(backend_dict, BackendDict):
+        regions = backend_dict[DEFAULT_ACCOUNT_ID]
+        backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+    else:
+        backend = backend_dict["global"]
+    return tuple((re.compile(url), handler) for url, handler in backend.urls.items())
+
+
+def routed_request(self: BotocoreStubber, request: Any) -> Any:
+    """moto's BotocoreStubber.process_request, step for step, with each service's routes cached."""
+    parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+    clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+    if passthrough_url(clean_url):
+        return None
+    for service, pattern in moto_backend_index.backend_url_patterns:
+        if not pattern.match(clean_url):
+            continue
+        if passthrough_service(service):
+            return None
+        if not service_whitelisted(service):
+            raise ServiceNotWhitelisted(service)
+        for url, handler in _service_routes(service):
+            if url.match(clean_url):
+                normalized = normalize_request(request)
+                try:
+                    moto_recorder._record_request(normalized)
+                    return handler(normalized, normalized.raw_url, normalized.headers)
+                except HTTPException as error:
+                    return error.code, error.get_headers(), error.get_body()
+    if re.match(r"https?://.+\.amazonaws.com/.*", clean_url):
+        return 404, {}, "Not yet implemented"
+    return None
+
+
+FAST_JSON_SERVICES = frozenset({"stepfunctions"})
+
+
+def fast_execute_result(self: ActionResult, context: ActionContext) -> Any:
+    """Plain dict results of JSON-protocol services in FAST_JSON_SERVICES, written directly;
+    anything else (objects, paginated or error results) goes through moto's serializer."""
+    service = context.service_model
+    if type(self) is ActionResult and isinstance(self.result, dict) and service.service_name in FAST_JSON_SERVICES \
+            and service.protocol == "json":
+        operation = context.operation_model
+        timestamps = timestamp_members(service.service_name, operation.name, operation.output_shape)
+        if timestamps is not None:
+            try:
+                body = json.dumps(json_value(self.result, timestamps))
+            except (TypeError, ValueError):
+                return _original_execute_result(self, context)
+            version = service.metadata.get("jsonVersion", "1.0")
+            status = operation.http.get("responseCode", 200)
+            return status, {"Content-Type": f"application/x-amz-json-{version}"}, body
+    return _original_execute_result(self, context)
+
+
 def clear_caches() -> None:
     """Forget what was cached for one deployed cloud."""
     with _task_clients_lock:
         _task_clients.clear()
+    _service_routes.cache_clear()
+    _execution_indexes.clear()
