@@ -50,8 +50,11 @@ _original_process_request = BotocoreStubber.process_request
 _original_enrich_response = BaseResponse.__dict__["_enrich_response"].__func__
 _original_describe_execution = StepFunctionBackend.describe_execution
 _original_account_backends = BackendDict.__getitem__
-_original_existing_execution = StateMachine._handle_name_input_idempotency
-_original_evaluate_state = ExecutionState._evaluate_with_timeout
+_original_existing_execution = Private(StateMachine, "_handle_name_input_idempotency").of(StateMachine)
+_original_evaluate_state = Private(ExecutionState, "_evaluate_with_timeout").of(ExecutionState)
+VALIDATE_EXECUTION_ARN = Private(StepFunctionBackend, "_validate_execution_arn")
+STATE_MACHINE_OF_EXECUTION = Private(StepFunctionBackend, "_get_state_machine_for_execution")
+RECORD_REQUEST = Private(moto_recorder, "_record_request")
 _original_evaluate_program = Program.eval
 
 
@@ -195,8 +198,8 @@ def _indexed_executions(state_machine: Any) -> _Executions:
 
 def describe_execution(self: StepFunctionBackend, execution_arn: str) -> Any:
     """moto's StepFunctionBackend.describe_execution, with the execution looked up by ARN."""
-    self._validate_execution_arn(execution_arn)
-    state_machine = self._get_state_machine_for_execution(execution_arn)
+    VALIDATE_EXECUTION_ARN(self, execution_arn)
+    state_machine = STATE_MACHINE_OF_EXECUTION(self, execution_arn)
     execution = _indexed_executions(state_machine).by_arn.get(execution_arn)
     if execution is None:
         raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
@@ -275,7 +278,7 @@ def routed_request(self: BotocoreStubber, request: Any) -> Any:
             if url.match(clean_url):
                 normalized = normalize_request(request)
                 try:
-                    moto_recorder._record_request(normalized)
+                    RECORD_REQUEST.of(moto_recorder)(normalized)
                     return handler(normalized, normalized.raw_url, normalized.headers)
                 except HTTPException as error:
                     return error.code, error.get_headers(), error.get_body()
