@@ -329,6 +329,7 @@ def test_direct_history_reads_as_botocore_parses_moto_s_answer(cloud, files):
 
     direct = cloud.clients.stepfunctions
     assert isinstance(direct, direct_calls.DirectReadsClient)
+    assert all(direct._converters.values())  # answered without writing and parsing JSON
     client = direct._client
     arns = [run_one(cloud, files, name).execution_arn for name in ("hooks-history.csv", "hooks-history.txt")]
     for arn in arns:

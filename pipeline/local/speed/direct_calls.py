@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.client import BaseClient
 from botocore.endpoint import Endpoint
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParser
 from botocore.response import StreamingBody
 from moto.awslambda.models import lambda_backends
 from moto.cloudwatch.models import cloudwatch_backends
@@ -23,13 +24,15 @@ from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from pipeline.local.patching import Private
-from pipeline.local.speed.json_answers import find_timestamp_members, json_value
+from pipeline.local.speed.json_answers import ParsedAnswer, find_timestamp_members, json_value
 
 if TYPE_CHECKING:
     from pipeline.local.moto_core import LambdaInvoker
 
 CLIENT_ENDPOINT = Private(BaseClient, "_endpoint", instance=True)
 PARSER_FACTORY = Private(Endpoint, "_response_parser_factory", instance=True)
+TIMESTAMP_PARSER = Private(ResponseParser, "_timestamp_parser", instance=True)
+BLOB_PARSER = Private(ResponseParser, "_blob_parser", instance=True)
 
 
 def as_client_error(error: Exception, operation: str) -> ClientError:
@@ -148,6 +151,9 @@ class DirectReadsClient:
         # The parser the client's endpoint makes for each response (with the session's defaults).
         factory = PARSER_FACTORY.of(CLIENT_ENDPOINT.of(client))
         self._parser = factory.create_parser(client.meta.service_model.protocol)
+        # What the parser would make of the JSON, made straight from moto's answer (None: parse it).
+        answers = ParsedAnswer(TIMESTAMP_PARSER.of(self._parser), BLOB_PARSER.of(self._parser))
+        self._converters = {name: answers.compiled(shape) for name, shape in self._shapes.items()}
 
     def _answer(self, operation: str, read: Callable[[Any], Any]) -> dict[str, Any]:
         backend = stepfunctions_parser_backends[self._account_id][self._region]
@@ -156,8 +162,15 @@ class DirectReadsClient:
         except (JsonRESTError, MotoServiceException) as error:
             raise as_client_error(error, operation) from None
         headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
-        body = json.dumps(json_value(result, self._timestamps[operation])).encode("utf-8")
-        parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": body}, self._shapes[operation])
+        answer, convert = json_value(result, self._timestamps[operation]), self._converters[operation]
+        if convert is None:
+            body = json.dumps(answer).encode("utf-8")
+            parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": body},
+                                        self._shapes[operation])
+        else:  # the members as the parser makes them, then its ResponseMetadata, as it orders them
+            parsed = convert(answer)
+            parsed["ResponseMetadata"] = self._parser.parse(
+                {"status_code": 200, "headers": headers, "body": b"{}"}, self._shapes[operation])["ResponseMetadata"]
         parsed["ResponseMetadata"]["RetryAttempts"] = 0
         return parsed
 

@@ -65,3 +65,70 @@ def find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
     if any(len(kind) > 1 for kind in kinds.values()):
         return None
     return frozenset(name for name, kind in kinds.items() if True in kind)
+
+
+class ParsedAnswer:
+    """What a botocore client's JSON parser makes of moto's JSON answer (json_value), made
+    without writing the JSON and reading it back, and without the parser's walk of the shape for
+    every value: one converter per shape, compiled once. Members as the parser gives them (shape
+    order, JSON names, no None), timestamps and blobs through the parser's own functions; a
+    shape the compiler does not know (a tagged union, a document) makes compiled() None, and the
+    caller parses as botocore does."""
+
+    def __init__(self, timestamp_parser: Any, blob_parser: Any):
+        self._timestamp = timestamp_parser
+        self._blob = blob_parser
+        self._compiled: dict[str, Any] = {}
+
+    def compiled(self, shape: Any) -> Any:
+        try:
+            return self._compile(shape)
+        except _Unknown:
+            return None
+
+    def _compile(self, shape: Any) -> Any:
+        key = f"{shape.type_name}:{shape.name}"
+        if key in self._compiled:
+            return self._compiled[key]
+        kind = shape.type_name
+        if kind == "structure":
+            if shape.is_document_type or shape.is_tagged_union:
+                raise _Unknown(shape.name)
+            members: list[tuple[str, str, Any]] = []
+            self._compiled[key] = convert = _structure(members)  # first: a shape may contain itself
+            for name, member in shape.members.items():
+                members.append((name, member.serialization.get("name", name), self._compile(member)))
+            return convert
+        if kind == "list":
+            member = self._compile(shape.member)
+            convert = lambda value: [member(item) for item in value]  # noqa: E731
+        elif kind == "map":
+            keys, values = self._compile(shape.key), self._compile(shape.value)
+            convert = lambda value: {keys(k): values(v) for k, v in value.items()}  # noqa: E731
+        elif kind == "timestamp":
+            convert = self._timestamp
+        elif kind == "blob":
+            convert = self._blob
+        elif kind in ("string", "integer", "long", "boolean", "float", "double"):
+            convert = _same
+        else:
+            raise _Unknown(shape.name)
+        self._compiled[key] = convert
+        return convert
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _structure(members: list[tuple[str, str, Any]]) -> Any:
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        return {name: parse(value[json_name]) for name, json_name, parse in members
+                if value.get(json_name) is not None}
+    return convert
