@@ -162,13 +162,13 @@ class DirectReadsClient:
         except (JsonRESTError, MotoServiceException) as error:
             raise as_client_error(error, operation) from None
         headers = {"x-amzn-requestid": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
-        answer, convert = json_value(result, self._timestamps[operation]), self._converters[operation]
+        convert = self._converters[operation]
         if convert is None:
-            body = json.dumps(answer).encode("utf-8")
+            body = json.dumps(json_value(result, self._timestamps[operation])).encode("utf-8")
             parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": body},
                                         self._shapes[operation])
         else:  # the members as the parser makes them, then its ResponseMetadata, as it orders them
-            parsed = convert(answer)
+            parsed = convert(result)
             parsed["ResponseMetadata"] = self._parser.parse(
                 {"status_code": 200, "headers": headers, "body": b"{}"}, self._shapes[operation])["ResponseMetadata"]
         parsed["ResponseMetadata"]["RetryAttempts"] = 0

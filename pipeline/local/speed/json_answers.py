@@ -68,12 +68,14 @@ def find_timestamp_members(output_shape: Any) -> frozenset[str] | None:
 
 
 class ParsedAnswer:
-    """What a botocore client's JSON parser makes of moto's JSON answer (json_value), made
-    without writing the JSON and reading it back, and without the parser's walk of the shape for
-    every value: one converter per shape, compiled once. Members as the parser gives them (shape
-    order, JSON names, no None), timestamps and blobs through the parser's own functions; a
-    shape the compiler does not know (a tagged union, a document) makes compiled() None, and the
-    caller parses as botocore does."""
+    """What a botocore client's JSON parser makes of moto's JSON answer, made straight from moto's
+    result: no JSON written and read back (nor json_value's pass over it first), no walk of the
+    shape for every value, but one converter per shape, compiled once. A value converts as
+    json_value writes it and the parser reads it back: members in shape order under their JSON
+    names, None left out, enums by value, timestamps (datetimes, ISO strings or epoch seconds) as
+    json_value's epoch through the parser's timestamp function, blobs through its blob function.
+    A shape the compiler does not know (a tagged union, a document) makes compiled() None, and
+    the caller writes and parses the JSON as botocore would."""
 
     def __init__(self, timestamp_parser: Any, blob_parser: Any):
         self._timestamp = timestamp_parser
@@ -106,7 +108,8 @@ class ParsedAnswer:
             keys, values = self._compile(shape.key), self._compile(shape.value)
             convert = lambda value: {keys(k): values(v) for k, v in value.items()}  # noqa: E731
         elif kind == "timestamp":
-            convert = self._timestamp
+            parse = self._timestamp
+            convert = lambda value: parse(_epoch_of(value))  # noqa: E731
         elif kind == "blob":
             convert = self._blob
         elif kind in ("string", "integer", "long", "boolean", "float", "double"):
@@ -122,6 +125,15 @@ class _Unknown(Exception):
 
 
 def _same(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _epoch_of(value: Any) -> Any:
+    """A timestamp member's value as json_value writes it."""
+    if isinstance(value, datetime):
+        return epoch(value)
+    if isinstance(value, str):
+        return epoch(datetime.fromisoformat(value))
     return value
 
 
