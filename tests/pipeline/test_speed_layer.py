@@ -297,6 +297,30 @@ def test_executions_are_found_as_motos_scan_finds_them(cloud, files):
     assert moto_patches.existing_execution(machine, "n", "{}") is running is original_existing(machine, "n", "{}")
 
 
+def test_an_execution_started_while_the_index_catches_up_is_found():
+    """Another thread's StartExecution can append to the state machine's list while the index
+    reads it: that execution is indexed on the next look, not skipped for good (a backfill's child
+    would never find the execution it started, DescribeExecution answering it does not exist)."""
+    from types import SimpleNamespace
+
+    def execution(name):
+        return SimpleNamespace(name=name, execution_input="{}", status="RUNNING", execution_arn=f"arn:{name}")
+
+    class AppendedMeanwhile(list):
+        """A list that another thread appends to just as the index slices it."""
+
+        def __getitem__(self, item):
+            taken = super().__getitem__(item)
+            if isinstance(item, slice) and len(self) == 1:
+                self.append(execution("meanwhile"))
+            return taken
+
+    machine = SimpleNamespace(executions=AppendedMeanwhile([execution("first")]))
+    assert moto_patches.existing_execution(machine, "first", "{}").name == "first"
+    assert len(machine.executions) == 2
+    assert moto_patches.existing_execution(machine, "meanwhile", "{}").name == "meanwhile"
+
+
 def test_responses_without_an_xml_request_id_are_enriched_as_moto_does():
     from moto.core.responses import BaseResponse
 

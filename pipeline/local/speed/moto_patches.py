@@ -180,20 +180,24 @@ class _Executions:
 
 
 _execution_indexes: dict[int, tuple[Any, _Executions]] = {}
+_execution_indexes_lock = threading.Lock()
 
 
 def _indexed_executions(state_machine: Any) -> _Executions:
     """Caught up with the state machine's executions, a list that moto only appends to; moto
-    scans the whole list for every StartExecution and every GetExecutionHistory."""
-    held = _execution_indexes.get(id(state_machine))
-    if held is None or held[0] is not state_machine or held[1].count > len(state_machine.executions):
-        held = _execution_indexes[id(state_machine)] = (state_machine, _Executions())
-    index, executions = held[1], state_machine.executions
-    for execution in executions[index.count:]:
-        index.by_arn.setdefault(execution.execution_arn, execution)
-        index.by_name.setdefault(execution.name, execution)
-    index.count = len(executions)
-    return index
+    scans the whole list for every StartExecution and every GetExecutionHistory. Executions start
+    in other threads meanwhile: the index counts only what it read, and one thread at a time."""
+    with _execution_indexes_lock:
+        held = _execution_indexes.get(id(state_machine))
+        if held is None or held[0] is not state_machine or held[1].count > len(state_machine.executions):
+            held = _execution_indexes[id(state_machine)] = (state_machine, _Executions())
+        index, executions = held[1], state_machine.executions
+        read = executions[index.count:]
+        for execution in read:
+            index.by_arn.setdefault(execution.execution_arn, execution)
+            index.by_name.setdefault(execution.name, execution)
+        index.count += len(read)
+        return index
 
 
 def describe_execution(self: StepFunctionBackend, execution_arn: str) -> Any:
