@@ -121,7 +121,10 @@ class DirectUploadsClient:
         key = backend.put_object(bucket.name, parameters["Key"], body, storage="STANDARD", checksum_value=checksum)
         key.set_acl(bucket.acl)
         key.checksum_algorithm = "CRC32"
-        backend.put_object_tagging(key, {})
+        # A new version has no tags: moto's PutObject clears them through put_object_tagging, which
+        # also validates the empty set and announces an ObjectTagging:Put that S3 sends only for
+        # PutObjectTagging (and delivery drops). The tags are cleared here without either.
+        backend.tagger.delete_all_tags_for_resource(key.arn)
         headers = {"x-amz-checksum-crc32": checksum, **key.response_dict, "x-amzn-requestid": _request_id()}
         headers.pop("content-length", None)
         parsed = self._parser.parse({"status_code": 200, "headers": headers, "body": b""}, self._shape)

@@ -28,7 +28,7 @@ PARTS = {
     "dynamodb-process": "DynamoDB in a moto server of its own, on the other core",
     "keep-alive": "the handlers' calls served over kept-open connections",
     "server-application": "moto's server application without Flask's per-request routing",
-    "quick-dispatch": "response method names and DynamoDB condition expressions cached",
+    "quick-dispatch": "response method names and DynamoDB condition and update expressions cached",
     "json-responses": "Step Functions responses written straight to JSON",
     "routed-requests": "in-process requests routed by URL rules compiled once",
     "enriched-responses": "JSON responses not searched for an XML RequestId",

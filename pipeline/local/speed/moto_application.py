@@ -82,11 +82,14 @@ class MotoApplication:
 
 @contextmanager
 def quick_dispatch() -> Iterator[None]:
-    """Two of moto's per-request steps, cached for the length of the block : the method names of a response class, which moto gathers with
-    inspect.getmembers for every request, and the lexing of a DynamoDB condition expression,
-    which depends on the expression alone (Powertools sends the same one with every write)."""
+    """Three of moto's per-request steps, cached for the length of the block: the method names of
+    a response class, which moto gathers with inspect.getmembers for every request; the lexing of
+    a DynamoDB condition expression; and the parse of an update expression, which moto does twice
+    for every UpdateItem. Both depend on the expression alone (Powertools sends the same ones with
+    every write)."""
     from moto.core import responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     from pipeline.local.patching import Patch, Private, applied
 
@@ -107,7 +110,18 @@ def quick_dispatch() -> Iterator[None]:
         # Nodes are tuples whose children lists the parser never changes, so parses can share them.
         return deque(lexed(type(self), self.condition_expression))
 
+    make = Patch(UpdateExpressionParser, "make", None).original().__func__
+
+    @lru_cache(maxsize=256)
+    def made(parser_class: type, expression: str) -> Any:
+        return make(parser_class, expression)
+
+    def cached_make(parser_class: type, expression: str) -> Any:
+        # The tree is shared: moto only reads it (find_clauses) or validates a deep copy of it.
+        return made(parser_class, expression)
+
     with applied([Patch(responses, "method_names_from_class",
                         lambda response_class: list(cached_method_names(response_class))),
-                  Patch(ConditionExpressionParser, "_lex_condition_expression", cached_lex)]):
+                  Patch(ConditionExpressionParser, "_lex_condition_expression", cached_lex),
+                  Patch(UpdateExpressionParser, "make", classmethod(cached_make))]):
         yield
