@@ -5,6 +5,7 @@ pinned moto; a moto release that changes what a part replaces fails here with th
 """
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -309,6 +310,37 @@ def test_quick_dispatch_updates_items_as_moto_does():
         assert UpdateExpressionParser.__dict__["make"] is not moto_make
         assert outcomes() == reference
     assert UpdateExpressionParser.__dict__["make"] is moto_make
+
+
+def test_executions_run_on_kept_threads_and_a_waiting_one_never_holds_up_another(monkeypatch):
+    import threading
+
+    reported = []
+    monkeypatch.setattr(threading, "excepthook", reported.append)
+
+    threads = moto_patches.ExecutionThreads(idle_s=0.2, name="test-execution")
+    seen = []
+    first = threads.start(lambda: seen.append(threading.get_ident()))
+    first.join(5)
+    assert not first.is_alive()
+    time.sleep(0.05)  # its thread is idle again
+    threads.start(lambda: seen.append(threading.get_ident())).join(5)
+    assert seen[0] == seen[1]  # the kept thread ran the second one
+    # A parent that waits for its child: the child gets a thread of its own, as it would from moto.
+    child_ran = threading.Event()
+    parent = threads.start(lambda: seen.append(threads.start(child_ran.set).join(5) or child_ran.is_set()))
+    parent.join(5)
+    assert seen[-1] is True
+    failed = threads.start(lambda: 1 / 0)  # reported by threading's hook; the thread serves on
+    failed.join(5)
+    assert not failed.is_alive() and [type(args.exc_value) for args in reported] == [ZeroDivisionError]
+    threads.start(lambda: seen.append("after")).join(5)
+    assert seen[-1] == "after"
+    assert [t for t in threading.enumerate() if t.name == "test-execution"]
+    deadline = time.monotonic() + 5  # idle for idle_s, the kept threads end
+    while [t for t in threading.enumerate() if t.name == "test-execution"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name == "test-execution"]
 
 
 def test_executions_are_found_as_motos_scan_finds_them(cloud, files):

@@ -11,7 +11,10 @@ from tests.pipeline.moto_engine import engine, lambda_task
 
 
 def thread_of(invocation: str) -> str:
-    """What ran a task: moto's thread for a state, for a program, or the execution's own."""
+    """What ran a task: moto's thread for a state, for a program, or the execution's own (moto's,
+    or the speed layer's kept thread)."""
+    if invocation == "offline-execution":
+        return "execution thread"
     for target, meaning in (("(_exec_and_notify)", "state thread"), ("(eval)", "program thread"),
                             ("(_execution_logic)", "execution thread")):
         if invocation.endswith(target):

@@ -38,6 +38,7 @@ PARTS = {
     "execution-index": "executions found by ARN and name in an index, not a scan",
     "inline-states": "a task state without TimeoutSeconds evaluated without a thread of its own",
     "inline-programs": "a state machine without TimeoutSeconds run in its execution's thread",
+    "execution-threads": "an execution's interpreter run on a kept thread, not a new one",
     "released-interpreters": "an ended execution keeps its history and lets its interpreter go",
     "task-clients": "one boto3 client per region and service for the tasks",
     "direct-lambda": "Lambda tasks call the runtime directly",
@@ -65,6 +66,7 @@ def _patches(part: str) -> list[Patch]:
         "inline-states": [Patch(p.ExecutionState, "_evaluate_with_timeout", p.evaluate_state),
                           Patch(execute_state, "Thread", p.state_thread)],
         "inline-programs": [Patch(p.Program, "eval", p.evaluate_program)],
+        "execution-threads": [Patch(p.ExecutionWorker, "start", p.start_execution_worker)],
     }
     return by_part.get(part, [])
 
