@@ -187,6 +187,8 @@ class ExecutionRun:
         except Exception:  # noqa: BLE001 - as moto's thread would: reported by threading's hook, then over
             threading.excepthook(threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread())))
         finally:
+            # As Thread.run lets its target go: the interpreter is not kept by TMP_THREADS' entry.
+            self.target = None  # type: ignore[assignment]
             self._ended.set()
 
     def is_alive(self) -> bool:
@@ -215,12 +217,17 @@ class ExecutionThreads:
             spare = self._idle > 0
             if spare:
                 self._idle -= 1
-        self._runs.put(run)
-        if not spare:
-            threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+        if spare:
+            self._runs.put(run)
+        else:  # a new thread's first run is its own: a thread that cannot start leaves nothing queued
+            threading.Thread(target=self._serve, args=(run,), name=self._name, daemon=True).start()
         return run
 
-    def _serve(self) -> None:
+    def _serve(self, first: ExecutionRun) -> None:
+        first.run()
+        del first
+        with self._lock:
+            self._idle += 1
         while True:
             try:
                 run = self._runs.get(timeout=self._idle_s)
