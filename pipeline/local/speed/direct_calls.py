@@ -125,8 +125,9 @@ class DirectUploadsClient:
         key.set_acl(bucket.acl)
         key.checksum_algorithm = "CRC32"
         # A new version has no tags: moto's PutObject clears them through put_object_tagging, which
-        # also validates the empty set and announces an ObjectTagging:Put that S3 sends only for
-        # PutObjectTagging (and delivery drops). The tags are cleared here without either.
+        # also validates the empty set and announces tags added, an event S3 sends for
+        # PutObjectTagging (S3 User Guide, "Using EventBridge": Object Tags Added), not for an
+        # upload, and delivery drops. The tags are cleared here without either.
         backend.tagger.delete_all_tags_for_resource(key.arn)
         headers = {"x-amz-checksum-crc32": checksum, **key.response_dict, "x-amzn-requestid": _request_id()}
         headers.pop("content-length", None)
