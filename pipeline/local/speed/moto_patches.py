@@ -7,6 +7,7 @@ shown to answer as moto does in tests/pipeline/test_speed_layer.py.
 
 from __future__ import annotations
 
+import bisect
 import json
 import queue
 import re
@@ -38,7 +39,9 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
+from moto.stepfunctions.utils import PAGINATION_MODEL
 from moto.utilities.aws_headers import gen_amzn_requestid_long
+from moto.utilities.paginator import Paginator
 
 from pipeline.local.speed.json_answers import json_value, timestamp_members
 
@@ -51,6 +54,7 @@ _original_execute_result = ActionResult.execute_result
 _original_process_request = BotocoreStubber.process_request
 _original_enrich_response = BaseResponse.__dict__["_enrich_response"].__func__
 _original_describe_execution = StepFunctionBackend.describe_execution
+_original_list_executions = StepFunctionBackend.list_executions
 _original_account_backends = BackendDict.__getitem__
 _original_existing_execution = Private(StateMachine, "_handle_name_input_idempotency").of(StateMachine)
 _original_evaluate_state = Private(ExecutionState, "_evaluate_with_timeout").of(ExecutionState)
@@ -252,12 +256,21 @@ def start_execution_worker(self: ExecutionWorker) -> None:
 
 
 class _Executions:
-    """A state machine's executions by ARN and by name, as moto's list has them (first wins)."""
+    """A state machine's executions by ARN and by name, as moto's list has them (first wins), and
+    in start order: by start date, and in the list's order where two started at the same time."""
 
     def __init__(self) -> None:
         self.count = 0
         self.by_arn: dict[str, Any] = {}
         self.by_name: dict[str, Any] = {}
+        self.by_start: list[tuple[Any, int, Any]] = []  # (start date, minus list position, execution)
+
+    def add(self, execution: Any) -> None:
+        self.by_arn.setdefault(execution.execution_arn, execution)
+        self.by_name.setdefault(execution.name, execution)
+        # Nearly always the newest: an append. One started in another thread can come a little late.
+        bisect.insort(self.by_start, (execution.start_date, -self.count, execution), key=_start_order)
+        self.count += 1
 
 
 _execution_indexes: dict[int, tuple[Any, _Executions]] = {}
@@ -269,16 +282,49 @@ def _indexed_executions(state_machine: Any) -> _Executions:
     scans the whole list for every StartExecution and every GetExecutionHistory. Executions start
     in other threads meanwhile: the index counts only what it read, and one thread at a time."""
     with _execution_indexes_lock:
-        held = _execution_indexes.get(id(state_machine))
-        if held is None or held[0] is not state_machine or held[1].count > len(state_machine.executions):
-            held = _execution_indexes[id(state_machine)] = (state_machine, _Executions())
-        index, executions = held[1], state_machine.executions
-        read = executions[index.count:]
-        for execution in read:
-            index.by_arn.setdefault(execution.execution_arn, execution)
-            index.by_name.setdefault(execution.name, execution)
-        index.count += len(read)
-        return index
+        return _caught_up(state_machine)
+
+
+def _caught_up(state_machine: Any) -> _Executions:
+    """_indexed_executions, with _execution_indexes_lock held."""
+    held = _execution_indexes.get(id(state_machine))
+    if held is None or held[0] is not state_machine or held[1].count > len(state_machine.executions):
+        held = _execution_indexes[id(state_machine)] = (state_machine, _Executions())
+    index, executions = held[1], state_machine.executions
+    for execution in executions[index.count:]:
+        index.add(execution)
+    return index
+
+
+def _start_order(entry: tuple[Any, int, Any]) -> tuple[Any, int]:
+    return entry[0], entry[1]
+
+
+def newest_executions(state_machine: Any, count: int) -> list[Any]:
+    """The state machine's newest executions, newest first, as moto's sort gives them (sorted by
+    start date, newest first; stable, so of two started at the same time the earlier in its list)."""
+    with _execution_indexes_lock:
+        newest = _caught_up(state_machine).by_start[-count:] if count > 0 else []
+    return [execution for _, _, execution in reversed(newest)]
+
+
+def list_executions(self: StepFunctionBackend, *args: Any, **kwargs: Any) -> Any:
+    """moto's StepFunctionBackend.list_executions (paginated) for a first page of every status:
+    the newest executions from the index, not the whole list sorted; paged by moto's Paginator
+    as moto's decorator pages it (same page, same token). Anything else as moto lists it."""
+    config = PAGINATION_MODEL["list_executions"]
+    limit = kwargs.get(config["limit_key"])
+    if len(args) != 1 or set(kwargs) - {"status_filter", "max_results", "next_token"} or kwargs.get("status_filter") \
+            or kwargs.get(config["input_token"]) is not None or not (limit is None or isinstance(limit, int) and limit > 0):
+        return _original_list_executions(self, *args, **kwargs)
+    # The decorator's checksum of the call's parameters: what a next page's call is checked against.
+    checked = {name: value for name, value in kwargs.items() if name not in (config["input_token"], config["limit_key"])}
+    paginator = Paginator(max_results=limit, max_results_default=config["limit_default"], starting_token=None,
+                          unique_attribute=config["unique_attribute"], param_values_to_check=checked,
+                          fail_on_invalid_token=config.get("fail_on_invalid_token", True))
+    state_machine = self.describe_state_machine(args[0])
+    # One more than the page: the token names the first execution of the next page.
+    return paginator.paginate(newest_executions(state_machine, (limit or config["limit_default"]) + 1))
 
 
 def describe_execution(self: StepFunctionBackend, execution_arn: str) -> Any:
