@@ -25,6 +25,7 @@ from pipeline.results import TERMINAL, FileResult, Progress
 from pipeline.stack import PipelineStack
 
 CLOCK_SKEW = timedelta(minutes=5)  # between this machine and the Step Functions service
+MAX_PAGE = 1000  # ListExecutions' maxResults at most (Step Functions API Reference)
 
 
 def object_key(path: Path, prefix: str) -> str:
@@ -57,7 +58,9 @@ def run_files(
     """Upload each file and follow the execution it triggers, at most `window` in flight.
 
     An upload with no ended execution after ask_after_s is checked with TestEventPattern: when
-    no rule matches, it is IGNORED with the reason. (Most uploads end first and are never asked.)
+    no rule matches, it is IGNORED with the reason. (Most uploads end first and are never asked;
+    none is while as many executions are seen running as uploads wait, since each may have
+    started one of them.)
     keep_history keeps each execution's history on its result, for a report. A finished file's
     slot is refilled at once; with eager, the next look also comes at once after a look that saw
     files finish (offline, where looking costs no API quota), instead of after poll_s.
@@ -67,28 +70,36 @@ def run_files(
     dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url, [rule.name for rule in stack.rules])
     pending: list[_InFlight] = []
     next_upload = 0
+    uploaded_since_look = 0
     finished = 0
 
     def upload_next() -> None:
-        nonlocal next_upload
+        nonlocal next_upload, uploaded_since_look
         result = results[next_upload]
         size = _upload(clients, stack, Path(result.file), result)
         pending.append(_InFlight(result, time.monotonic(), size))
         next_upload += 1
+        uploaded_since_look += 1
 
     with interruptible(results):
         while next_upload < len(results) or pending:
             while next_upload < len(results) and len(pending) < window:
                 upload_next()
-            follower.refresh()
-            dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
+            follower.refresh(started=uploaded_since_look)
+            uploaded_since_look = 0
+            # Under load most waits are the queue's: while each waiting upload may have started one
+            # of the executions seen running, none is asked about, nor looked for in the queue.
+            unexplained = sum(1 for flight in pending if flight.result.execution_arn is None
+                              and not follower.has_ended(flight.result)) > follower.running_count
+            if unexplained:
+                dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
             dead_letters.mark_lost([flight.result for flight in pending if flight.asked and flight.result.execution_arn is None
                                     and flight.result.status == "UPLOADED"])
             flights, pending = pending, []
             settled = 0
             for flight in flights:
                 result, waited = flight.result, time.monotonic() - flight.started
-                if result.execution_arn is None and not flight.asked and waited >= ask_after_s:
+                if result.execution_arn is None and not flight.asked and waited >= ask_after_s and unexplained:
                     flight.asked = True
                     reason = _why_no_rule_fires(clients, stack, result.key, flight.size)
                     if reason:
@@ -244,43 +255,67 @@ class ExecutionFollower:
         self._read: set[str] = set()
         self._ended: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
+        self._depth = 0  # how far down the listing the last look had to go
 
-    def refresh(self, every_page: bool = False) -> None:
+    def refresh(self, every_page: bool = False, started: int | None = None) -> None:
         """List the newest executions (newest first) until every execution seen running is
         covered and one seen before is reached (what follows it started before it, and was seen
         then: more than a page may start between two looks); the first look reads one page, or
         with every_page all since the follower began. Read the history of each one that has
-        ended since."""
+        ended since.
+
+        started, when the caller knows it, is how many executions may have started since the
+        last look (its uploads since). The first page is then as long as this look needs: as
+        deep as the last look had to list, plus those. (A page of page_size executions, most of
+        them read long ago, was most of a look's cost.)"""
         waiting = set(self._running)
         known, first = False, not (self._read or self._running)
+        page_size = self._page_size if started is None else max(1, min(self._depth + started, MAX_PAGE))
         paginator = self._sfn.get_paginator("list_executions")
         pages = paginator.paginate(stateMachineArn=self._state_machine_arn,
-                                   PaginationConfig={"PageSize": self._page_size})
+                                   PaginationConfig={"PageSize": page_size})
+        listed_count, deepest_running = 0, 0
         for page in pages:
             older = False
             for listed in page["executions"]:
+                listed_count += 1
                 arn = listed["executionArn"]
                 waiting.discard(arn)
                 if listed["startDate"] < self._since:
                     older = True
-                    continue
-                if arn in self._read:
+                elif arn in self._read:
                     known = True
-                    continue
-                known = known or arn in self._running
-                history = self._history(arn) if listed["status"] in ENDED else []
-                if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
-                    self._running.add(arn)  # running, or listed as ended before its history says so
-                    continue
-                self._running.discard(arn)
-                self._remember(arn, listed, history)
+                else:
+                    known = known or arn in self._running
+                    history = self._history(arn) if listed["status"] in ENDED else []
+                    if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
+                        self._running.add(arn)  # running, or listed as ended before its history says so
+                    else:
+                        self._running.discard(arn)
+                        self._remember(arn, listed, history)
+                if arn in self._running:
+                    deepest_running = listed_count
             if older or (not waiting and (known or (first and not every_page))):
-                return
+                break
+        # What the next look must list if nothing starts meanwhile: down to the deepest execution
+        # still running, or the newest one if none is (all it lists now was seen before).
+        self._depth = listed_count if waiting else max(deepest_running, 1)
 
     @property
     def running(self) -> bool:
         """Whether an execution seen running has not been seen ended yet."""
         return bool(self._running)
+
+    @property
+    def running_count(self) -> int:
+        """How many executions were seen running and have not been seen ended yet."""
+        return len(self._running)
+
+    def has_ended(self, result: FileResult) -> bool:
+        """Whether settle would find the result's execution ended (it would read it now)."""
+        if result.execution_arn is not None:
+            return result.execution_arn in self._ended
+        return bool(self._by_object.get((result.bucket, result.key, result.version_id)))
 
     def _remember(self, arn: str, listed: dict[str, Any], history: list[dict[str, Any]]) -> None:
         self._read.add(arn)

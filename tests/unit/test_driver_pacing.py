@@ -16,16 +16,24 @@ class ScriptedCloud:
         self.log: list[str] = []
         self.running: list[str] = []
         self.ended: set[str] = set()
+        self.matching_no_rule: set[str] = set()  # uploads that start no execution
         cloud = self
 
         class Follower:
             def __init__(self, *args, **kwargs):
                 pass
 
-            def refresh(self):
+            def refresh(self, started=None):
                 cloud.log.append("look")
                 if cloud.running:
                     cloud.ended.add(cloud.running.pop(0))
+
+            @property
+            def running_count(self):
+                return len(cloud.running)
+
+            def has_ended(self, result):
+                return result.key in cloud.ended
 
             def settle(self, result):
                 if result.key in cloud.ended:
@@ -45,12 +53,18 @@ class ScriptedCloud:
 
         def upload(clients, stack, path, result):
             cloud.log.append(f"upload {result.key}")
-            cloud.running.append(result.key)
+            if result.key not in cloud.matching_no_rule:
+                cloud.running.append(result.key)
             return 1
+
+        def why_no_rule_fires(clients, stack, key, size):
+            cloud.log.append(f"ask {key}")
+            return "no rule matches" if key in cloud.matching_no_rule else None
 
         monkeypatch.setattr(driver, "ExecutionFollower", Follower)
         monkeypatch.setattr(driver, "DeadLetterWatcher", Watcher)
         monkeypatch.setattr(driver, "_upload", upload)
+        monkeypatch.setattr(driver, "_why_no_rule_fires", why_no_rule_fires)
         monkeypatch.setattr(driver.time, "sleep", lambda seconds: cloud.log.append("sleep"))
 
     def run(self, count: int, **options) -> list[FileResult]:
@@ -85,3 +99,15 @@ def test_the_window_is_never_exceeded(monkeypatch):
     monkeypatch.setattr(driver, "_upload", counting)
     cloud.run(20, window=3, eager=True)
     assert max(in_flight) == 3
+
+
+def test_no_upload_is_asked_about_while_each_may_have_started_an_execution_seen_running(monkeypatch):
+    cloud = ScriptedCloud(monkeypatch)
+    results = cloud.run(6, window=4, ask_after_s=0)
+    assert [result.status for result in results] == ["SUCCEEDED"] * 6
+    assert not [entry for entry in cloud.log if entry.startswith("ask")]
+    cloud = ScriptedCloud(monkeypatch)
+    cloud.matching_no_rule = {"f1.csv"}
+    results = cloud.run(6, window=4, ask_after_s=0)  # one upload fewer than executions: asked
+    assert [result.status for result in results] == ["SUCCEEDED", "IGNORED"] + ["SUCCEEDED"] * 4
+    assert "ask f1.csv" in cloud.log
