@@ -3,15 +3,19 @@ walking the service model member by member for every value."""
 
 from __future__ import annotations
 
-import calendar
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+_EPOCH = datetime(1970, 1, 1)
+
 
 def epoch(value: datetime) -> int | float:
-    """A timestamp as moto's JSON serializer writes it: epoch seconds, truncated to the ms."""
-    seconds = calendar.timegm(value.timetuple())
+    """A timestamp as moto's JSON serializer writes it: epoch seconds, truncated to the ms (its
+    calendar.timegm(value.timetuple()): the wall time read as UTC, whatever the zone)."""
+    since = value.replace(tzinfo=None) - _EPOCH
+    seconds = since.days * 86400 + since.seconds
     return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
 
 
@@ -108,8 +112,7 @@ class ParsedAnswer:
             keys, values = self._compile(shape.key), self._compile(shape.value)
             convert = lambda value: {keys(k): values(v) for k, v in value.items()}  # noqa: E731
         elif kind == "timestamp":
-            parse = self._timestamp
-            convert = lambda value: parse(_epoch_of(value))  # noqa: E731
+            convert = _Timestamps(self._timestamp)
         elif kind == "blob":
             convert = self._blob
         elif kind in ("string", "integer", "long", "boolean", "float", "double"):
@@ -135,6 +138,30 @@ def _epoch_of(value: Any) -> Any:
     if isinstance(value, str):
         return epoch(datetime.fromisoformat(value))
     return value
+
+
+class _Timestamps:
+    """A timestamp member's value as the parser reads json_value's epoch back, each datetime
+    converted once: the driver lists each execution's start and stop dates again and again. A
+    datetime is immutable, and so is what the parser makes of it; the key holds the zone too, as
+    two equal datetimes in different zones write different epochs."""
+
+    LIMIT = 8192
+
+    def __init__(self, parse: Callable[[Any], Any]):
+        self._parse = parse
+        self._seen: dict[tuple[datetime, Any], Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is not datetime:
+            return self._parse(_epoch_of(value))
+        key = (value, value.tzinfo)
+        parsed = self._seen.get(key)
+        if parsed is None:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            parsed = self._seen[key] = self._parse(epoch(value))
+        return parsed
 
 
 def _structure(members: list[tuple[str, str, Any]]) -> Any:
