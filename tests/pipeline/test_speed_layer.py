@@ -6,7 +6,9 @@ pinned moto; a moto release that changes what a part replaces fails here with th
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
@@ -305,11 +307,24 @@ def test_quick_dispatch_updates_items_as_moto_does():
             backend.delete_table("t")
         return seen
 
-    reference, moto_make = outcomes(), UpdateExpressionParser.__dict__["make"]
+    import copy
+    import pickle
+
+    from moto.dynamodb.parsing import validators
+
+    from pipeline.local.patching import Patch
+
+    parse = Patch(UpdateExpressionParser, "make", None).original().__func__  # moto's own
+    reference, before, copied_before = outcomes(), UpdateExpressionParser.__dict__["make"], validators.deepcopy
     with quick_dispatch():
-        assert UpdateExpressionParser.__dict__["make"] is not moto_make
+        assert UpdateExpressionParser.__dict__["make"] is not before
+        assert validators.deepcopy not in (copy.deepcopy, copied_before)  # the Validator's copy of a shared tree
         assert outcomes() == reference
-    assert UpdateExpressionParser.__dict__["make"] is moto_make
+        for expression, _ in updates:  # each shared tree as parsed: the Validator worked on copies
+            shared = UpdateExpressionParser.make(expression)
+            assert shared is UpdateExpressionParser.make(expression)
+            assert pickle.dumps(shared) == pickle.dumps(parse(UpdateExpressionParser, expression))
+    assert UpdateExpressionParser.__dict__["make"] is before and validators.deepcopy is copied_before
 
 
 def test_executions_run_on_kept_threads_and_a_waiting_one_never_holds_up_another(monkeypatch):
@@ -369,7 +384,8 @@ def test_executions_are_found_as_motos_scan_finds_them(cloud, files):
             lambda: original_existing(machine, name, execution_input))
     from types import SimpleNamespace
 
-    running = SimpleNamespace(name="n", execution_input="{}", status="RUNNING", execution_arn="arn:n")
+    running = SimpleNamespace(name="n", execution_input="{}", status="RUNNING", execution_arn="arn:n",
+                              start_date=datetime.now(timezone.utc))
     machine = SimpleNamespace(executions=[running])  # the same name and input while it runs
     assert moto_patches.existing_execution(machine, "n", "{}") is running is original_existing(machine, "n", "{}")
 
@@ -381,7 +397,8 @@ def test_an_execution_started_while_the_index_catches_up_is_found():
     from types import SimpleNamespace
 
     def execution(name):
-        return SimpleNamespace(name=name, execution_input="{}", status="RUNNING", execution_arn=f"arn:{name}")
+        return SimpleNamespace(name=name, execution_input="{}", status="RUNNING", execution_arn=f"arn:{name}",
+                               start_date=datetime.now(timezone.utc))
 
     class AppendedMeanwhile(list):
         """A list that another thread appends to just as the index slices it."""
@@ -396,6 +413,40 @@ def test_an_execution_started_while_the_index_catches_up_is_found():
     assert moto_patches.existing_execution(machine, "first", "{}").name == "first"
     assert len(machine.executions) == 2
     assert moto_patches.existing_execution(machine, "meanwhile", "{}").name == "meanwhile"
+
+
+def test_executions_are_listed_as_motos_sort_lists_them():
+    """The first page comes from the index kept in start order; moto sorts the whole list for
+    every call. Same executions in the same order (ties by start date in the list's order, one
+    appended late with an earlier start), same token, which moto's next page then accepts."""
+    start = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    machine = SimpleNamespace(executions=[])
+    backend = SimpleNamespace(describe_state_machine=lambda arn: machine)
+
+    def started(name, seconds):
+        machine.executions.append(SimpleNamespace(name=name, execution_arn=f"arn:{name}", status="RUNNING",
+                                                  execution_input="{}", start_date=start + timedelta(seconds=seconds)))
+
+    def listing(list_executions, **kwargs):
+        pages, token = [], None
+        while True:
+            page, token = list_executions(backend, "arn:sm", **kwargs, next_token=token) if token else \
+                list_executions(backend, "arn:sm", **kwargs)
+            pages.append([execution.name for execution in page])
+            if token is None:
+                return pages
+            list_executions = moto_patches._original_list_executions  # a next page is moto's
+
+    for name, seconds in (("a", 1), ("b", 2), ("c", 2), ("d", 3), ("late", 1.5), ("e", 3), ("f", 4)):
+        started(name, seconds)
+        for kwargs in ({}, {"status_filter": None}, {"max_results": 1}, {"max_results": 2, "status_filter": None},
+                       {"max_results": 3}, {"max_results": 0}, {"max_results": 100}):
+            quick = listing(moto_patches.list_executions, **kwargs)
+            assert quick == listing(moto_patches._original_list_executions, **kwargs), (name, kwargs)
+    assert listing(moto_patches.list_executions, max_results=3) == [["f", "d", "e"], ["b", "c", "late"], ["a"]]
+    for kwargs in ({"status_filter": "RUNNING"}, {"max_results": -1}):  # not the quick path: moto's answer
+        assert listing(moto_patches.list_executions, **kwargs) == listing(moto_patches._original_list_executions,
+                                                                          **kwargs)
 
 
 def test_responses_without_an_xml_request_id_are_enriched_as_moto_does():

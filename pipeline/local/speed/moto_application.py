@@ -86,9 +86,14 @@ def quick_dispatch() -> Iterator[None]:
     a response class, which moto gathers with inspect.getmembers for every request; the lexing of
     a DynamoDB condition expression; and the parse of an update expression, which moto does twice
     for every UpdateItem. Both depend on the expression alone (Powertools sends the same ones with
-    every write)."""
+    every write). And the copy of a parsed update expression that moto's Validator makes to
+    validate: from the tree's pickle (the same objects, a sixth of deepcopy's time)."""
+    import copy
+    import pickle
+
     from moto.core import responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     from pipeline.local.patching import Patch, Private, applied
@@ -111,17 +116,35 @@ def quick_dispatch() -> Iterator[None]:
         return deque(lexed(type(self), self.condition_expression))
 
     make = Patch(UpdateExpressionParser, "make", None).original().__func__
-
-    @lru_cache(maxsize=256)
-    def made(parser_class: type, expression: str) -> Any:
-        return make(parser_class, expression)
+    made: dict[tuple[type, str], Any] = {}
+    pickled: dict[int, tuple[Any, bytes | None]] = {}  # by id: the tree (kept alive), its pickle
 
     def cached_make(parser_class: type, expression: str) -> Any:
-        # The tree is shared: moto only reads it (find_clauses) or validates a deep copy of it.
-        return made(parser_class, expression)
+        # The tree is shared: moto only reads it (find_clauses) or validates a copy of it.
+        tree = made.get((parser_class, expression))
+        if tree is None:
+            tree = make(parser_class, expression)
+            try:
+                state = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+                state = None
+            if len(made) >= 256:
+                made.clear()
+                pickled.clear()
+            made[parser_class, expression] = tree
+            pickled[id(tree)] = (tree, state)
+        return tree
+
+    def tree_copy(value: Any, memo: Any = None) -> Any:
+        # The Validator's deepcopy: a tree made above is unpickled, anything else deep-copied.
+        held = pickled.get(id(value))
+        if memo is None and held is not None and held[0] is value and held[1] is not None:
+            return pickle.loads(held[1])
+        return copy.deepcopy(value, memo)
 
     with applied([Patch(responses, "method_names_from_class",
                         lambda response_class: list(cached_method_names(response_class))),
                   Patch(ConditionExpressionParser, "_lex_condition_expression", cached_lex),
-                  Patch(UpdateExpressionParser, "make", classmethod(cached_make))]):
+                  Patch(UpdateExpressionParser, "make", classmethod(cached_make)),
+                  Patch(validators, "deepcopy", tree_copy)]):
         yield
