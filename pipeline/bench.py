@@ -332,7 +332,7 @@ def measure_cold_starts(runs: int) -> dict[str, dict[str, float]]:
 
 
 TARGETS = {
-    "files_per_s": 100, "speedup": 5.0, "deploy_s": 1.5,
+    "files_per_s": 100, "speedup": 10.0, "deploy_s": 1.5,
     "init_ms.check_ext": 60, "init_ms.random_failure": 400,
     "memory_growth_per_kept": 1.5,
 }
