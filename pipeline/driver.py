@@ -25,7 +25,7 @@ from pipeline.results import TERMINAL, FileResult, Progress
 from pipeline.stack import PipelineStack
 
 CLOCK_SKEW = timedelta(minutes=5)  # between this machine and the Step Functions service
-MAX_PAGE = 1000  # ListExecutions' maxResults at most (Step Functions API Reference)
+ASK_ANYWAY = 5  # times ask_after_s: when an upload is asked about whatever runs
 
 
 def object_key(path: Path, prefix: str) -> str:
@@ -59,8 +59,8 @@ def run_files(
 
     An upload with no ended execution after ask_after_s is checked with TestEventPattern: when
     no rule matches, it is IGNORED with the reason. (Most uploads end first and are never asked;
-    none is while as many executions are seen running as uploads wait, since each may have
-    started one of them.)
+    while as many executions are seen running as uploads wait, each of which may have started
+    one of them, an upload is asked only after ASK_ANYWAY times ask_after_s.)
     keep_history keeps each execution's history on its result, for a report. A finished file's
     slot is refilled at once; with eager, the next look also comes at once after a look that saw
     files finish (offline, where looking costs no API quota), instead of after poll_s.
@@ -70,36 +70,33 @@ def run_files(
     dead_letters = DeadLetterWatcher(clients, stack.dead_letter_queue_url, [rule.name for rule in stack.rules])
     pending: list[_InFlight] = []
     next_upload = 0
-    uploaded_since_look = 0
     finished = 0
 
     def upload_next() -> None:
-        nonlocal next_upload, uploaded_since_look
+        nonlocal next_upload
         result = results[next_upload]
         size = _upload(clients, stack, Path(result.file), result)
         pending.append(_InFlight(result, time.monotonic(), size))
         next_upload += 1
-        uploaded_since_look += 1
 
     with interruptible(results):
         while next_upload < len(results) or pending:
             while next_upload < len(results) and len(pending) < window:
                 upload_next()
-            follower.refresh(started=uploaded_since_look)
-            uploaded_since_look = 0
-            # Under load most waits are the queue's: while each waiting upload may have started one
-            # of the executions seen running, none is asked about, nor looked for in the queue.
-            unexplained = sum(1 for flight in pending if flight.result.execution_arn is None
-                              and not follower.has_ended(flight.result)) > follower.running_count
-            if unexplained:
-                dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
+            follower.refresh()
+            dead_letters.refresh([flight.result for flight in pending if flight.result.execution_arn is None])
             dead_letters.mark_lost([flight.result for flight in pending if flight.asked and flight.result.execution_arn is None
                                     and flight.result.status == "UPLOADED"])
             flights, pending = pending, []
             settled = 0
+            # Under load most waits are the queue's, not a missing rule (an API call per ask). The
+            # running executions may be someone else's, or a timed-out file's: the wait is bounded.
+            unexplained = sum(1 for flight in flights if flight.result.execution_arn is None
+                              and not follower.has_ended(flight.result)) > follower.running_count
+            ask_after = ask_after_s if unexplained else ask_after_s * ASK_ANYWAY
             for flight in flights:
                 result, waited = flight.result, time.monotonic() - flight.started
-                if result.execution_arn is None and not flight.asked and waited >= ask_after_s and unexplained:
+                if result.execution_arn is None and not flight.asked and waited >= ask_after:
                     flight.asked = True
                     reason = _why_no_rule_fires(clients, stack, result.key, flight.size)
                     if reason:
@@ -255,51 +252,38 @@ class ExecutionFollower:
         self._read: set[str] = set()
         self._ended: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         self._by_object: dict[tuple[str, str, str | None], list[str]] = {}
-        self._depth = 0  # how far down the listing the last look had to go
 
-    def refresh(self, every_page: bool = False, started: int | None = None) -> None:
+    def refresh(self, every_page: bool = False) -> None:
         """List the newest executions (newest first) until every execution seen running is
         covered and one seen before is reached (what follows it started before it, and was seen
         then: more than a page may start between two looks); the first look reads one page, or
         with every_page all since the follower began. Read the history of each one that has
-        ended since.
-
-        started, when the caller knows it, is how many executions may have started since the
-        last look (its uploads since). The first page is then as long as this look needs: as
-        deep as the last look had to list, plus those. (A page of page_size executions, most of
-        them read long ago, was most of a look's cost.)"""
+        ended since."""
         waiting = set(self._running)
         known, first = False, not (self._read or self._running)
-        page_size = self._page_size if started is None else max(1, min(self._depth + started, MAX_PAGE))
         paginator = self._sfn.get_paginator("list_executions")
         pages = paginator.paginate(stateMachineArn=self._state_machine_arn,
-                                   PaginationConfig={"PageSize": page_size})
-        listed_count, deepest_running = 0, 0
+                                   PaginationConfig={"PageSize": self._page_size})
         for page in pages:
             older = False
             for listed in page["executions"]:
-                listed_count += 1
                 arn = listed["executionArn"]
                 waiting.discard(arn)
                 if listed["startDate"] < self._since:
                     older = True
-                elif arn in self._read:
+                    continue
+                if arn in self._read:
                     known = True
-                else:
-                    known = known or arn in self._running
-                    history = self._history(arn) if listed["status"] in ENDED else []
-                    if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
-                        self._running.add(arn)  # running, or listed as ended before its history says so
-                    else:
-                        self._running.discard(arn)
-                        self._remember(arn, listed, history)
-                if arn in self._running:
-                    deepest_running = listed_count
+                    continue
+                known = known or arn in self._running
+                history = self._history(arn) if listed["status"] in ENDED else []
+                if not history or history[-1]["type"] not in EXECUTION_END_EVENTS:
+                    self._running.add(arn)  # running, or listed as ended before its history says so
+                    continue
+                self._running.discard(arn)
+                self._remember(arn, listed, history)
             if older or (not waiting and (known or (first and not every_page))):
-                break
-        # What the next look must list if nothing starts meanwhile: down to the deepest execution
-        # still running, or the newest one if none is (all it lists now was seen before).
-        self._depth = listed_count if waiting else max(deepest_running, 1)
+                return
 
     @property
     def running(self) -> bool:

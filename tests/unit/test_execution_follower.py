@@ -15,12 +15,11 @@ class Executions:
     def __init__(self):
         self.listed: list[dict] = []
         self.pages_read = 0
-        self.page_sizes: list[int] = []
 
-    def start(self, key: str, status: str = "SUCCEEDED") -> None:
+    def start(self, key: str) -> None:
         arn = f"arn:aws:states:us-east-1:123456789012:execution:sm:{len(self.listed)}"
         started = datetime.now(timezone.utc) + timedelta(seconds=len(self.listed))
-        self.listed.insert(0, {"executionArn": arn, "startDate": started, "status": status, "key": key})
+        self.listed.insert(0, {"executionArn": arn, "startDate": started, "status": "SUCCEEDED", "key": key})
 
     def get_paginator(self, name: str):
         executions = self
@@ -38,7 +37,6 @@ class Executions:
                          "executionSucceededEventDetails": {"output": "{}"}}]}
                     return
                 size = kwargs["PaginationConfig"]["PageSize"]
-                executions.page_sizes.append(size)
                 for first in range(0, len(executions.listed), size):
                     executions.pages_read += 1
                     yield {"executions": executions.listed[first:first + size]}
@@ -76,34 +74,3 @@ def test_a_first_look_reads_one_page_unless_every_page_is_asked_for():
     assert executions.pages_read == 4
     settled = {key: follower.settle(FileResult(file=key, bucket="b", key=key)) for key in ("a0.csv", "a3.csv")}
     assert settled == {"a0.csv": True, "a3.csv": False}  # what accept refuses is not read as anyone's
-
-
-def test_a_look_told_how_many_started_lists_about_what_it_needs():
-    """run_files says how many uploads it made since the last look: the page then holds those and
-    goes down to the deepest execution seen running (or one seen before), not page_size
-    executions read long ago."""
-    executions = Executions()
-    follower = ExecutionFollower(SimpleNamespace(stepfunctions=executions), "arn:sm", page_size=50)
-    for n in range(40):
-        executions.start(f"a{n}.csv")
-    follower.refresh(started=40)
-    executions.start("b0.csv", status="RUNNING")
-    executions.start("b1.csv", status="RUNNING")
-    follower.refresh(started=2)
-    executions.start("c0.csv")
-    executions.listed[1]["status"] = "SUCCEEDED"  # b1 ends; b0 still runs
-    executions.pages_read = 0
-    follower.refresh(started=1)
-    assert executions.page_sizes == [40, 3, 3]  # c0, and down to b0, the deepest seen running
-    assert executions.pages_read == 1
-    keys = [f"a{n}.csv" for n in range(40)] + ["b1.csv", "c0.csv"]
-    assert all(follower.settle(FileResult(file=key, bucket="b", key=key)) for key in keys)
-    assert follower.running and not follower.settle(FileResult(file="b0.csv", bucket="b", key="b0.csv"))
-    executions.start("d0.csv")
-    executions.start("d1.csv")
-    executions.pages_read = 0
-    follower.refresh(started=1)  # told too few: the look reads on, to b0 and one read before
-    assert executions.page_sizes[-1] == 4 and executions.pages_read == 2
-    assert all(follower.settle(FileResult(file=key, bucket="b", key=key)) for key in ("d0.csv", "d1.csv"))
-    follower.refresh()
-    assert executions.page_sizes[-1] == 50  # not told: page_size

@@ -143,19 +143,19 @@ def _epoch_of(value: Any) -> Any:
 class _Timestamps:
     """A timestamp member's value as the parser reads json_value's epoch back, each datetime
     converted once: the driver lists each execution's start and stop dates again and again. A
-    datetime is immutable, and so is what the parser makes of it; the key holds the zone too, as
-    two equal datetimes in different zones write different epochs."""
+    datetime is immutable, and so is what the parser makes of it. The key is the wall time, all
+    that the epoch reads: two equal datetimes in different zones write different epochs."""
 
     LIMIT = 8192
 
     def __init__(self, parse: Callable[[Any], Any]):
         self._parse = parse
-        self._seen: dict[tuple[datetime, Any], Any] = {}
+        self._seen: dict[datetime, Any] = {}
 
     def __call__(self, value: Any) -> Any:
         if type(value) is not datetime:
             return self._parse(_epoch_of(value))
-        key = (value, value.tzinfo)
+        key = value.replace(tzinfo=None)  # the epoch is the wall time's (and every zone hashes so)
         parsed = self._seen.get(key)
         if parsed is None:
             if len(self._seen) >= self.LIMIT:
