@@ -201,13 +201,14 @@ def _rest_operation(model: Any, method: str, path: str, query: str, headers: dic
                     body: bytes) -> tuple[str, dict[str, Any]] | None:
     params = parse_qs(query, keep_blank_values=True)
     x_id = params.get("x-id", [""])[0]
+    query_keys, header_names = params.keys(), headers.keys()
     best: tuple[_Route, re.Match[str]] | None = None
     for route in _routes(model.service_name):
         if route.method != method or (x_id and route.x_id and route.x_id != x_id):
             continue
         matched = route.path.fullmatch(path or "/")
-        if matched is None or not (route.literal_query | route.required_query) <= set(params) \
-                or not route.required_headers <= set(headers):
+        if matched is None or not (route.literal_query | route.required_query) <= query_keys \
+                or not route.required_headers <= header_names:
             continue
         named = x_id == route.operation  # the SDKs name the operation in x-id where routes are alike
         if best is None or (named, route.specificity) > (x_id == best[0].operation, best[0].specificity):

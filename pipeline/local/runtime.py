@@ -177,7 +177,11 @@ class _Environment:
                 return None
         if not ended:
             return {"ok": False, "error": _runtime_exit_error(request_id, self.process.wait()), "init_ms": None}
-        request = json.dumps({"request_id": request_id, "event": json.loads(event), "timeout_s": self.spec.timeout_s})
+        # The event is JSON text (LambdaRuntime.invoke has read it): it goes into the request's line
+        # as it is, unless it spans lines.
+        if "\n" in event or "\r" in event:
+            event = json.dumps(json.loads(event))
+        request = f'{{"request_id": {json.dumps(request_id)}, "event": {event}, "timeout_s": {json.dumps(self.spec.timeout_s)}}}'
         assert self.process.stdin is not None
         try:
             self.process.stdin.write((request + "\n").encode("utf-8"))
@@ -304,6 +308,7 @@ class LambdaRuntime:
         if len(event.encode("utf-8")) > REQUEST_LIMIT:
             raise RequestTooLarge(f"{len(event.encode('utf-8'))} byte payload is too large for the RequestResponse "
                                   f"invocation type (limit {REQUEST_LIMIT} bytes)")
+        payload = json.loads(event)  # JSON, or the caller's error before an environment is taken
         request_id = str(uuid.uuid4())
         environment = self._acquire(spec)
         started_at = time.time()
@@ -336,7 +341,7 @@ class LambdaRuntime:
             max_memory_mb=reply.get("max_memory_mb", 0),
             error_type=error["errorType"] if error else None,
             logs=logs,
-            payload_digest=payload_digest(json.loads(event)),
+            payload_digest=payload_digest(payload),
         )
         with self._lock:
             self.reports.append(report)

@@ -128,6 +128,20 @@ def test_a_function_initializes_as_it_is_deployed_before_any_invocation(tmp_path
     assert report.init_ms is not None and "Init Duration" in report.report_line()
 
 
+def test_a_function_gets_the_event_it_was_sent_however_the_json_is_laid_out(tmp_path):
+    """The runtime hands each environment its request on one line, the event's JSON inside it as
+    it came: an event written over several lines (a file from events/) must arrive whole."""
+    fork = _fork_with_function(tmp_path, "def lambda_handler(event, context):\n    return event\n")
+    event = {"detail": {"object": {"key": "a b/\u00e9t\u00e9.csv", "size": 3}, "note": "line\nbreak"}, "n": [1, 2.5, None]}
+    payloads = [json.dumps(event).encode(), json.dumps(event, indent=2).encode(),
+                json.dumps(event, indent=2).replace("\n", "\r\n").encode(), json.dumps(event, ensure_ascii=False).encode()]
+    with OfflineCloud.deploy(fork.write(tmp_path), ["FailureRate=0"], time_scale=0) as cloud:
+        name = cloud.runtime.function("SetupFunction").name
+        for payload in payloads:
+            answer = cloud.clients.lambda_.invoke(FunctionName=name, Payload=payload)
+            assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == event, payload
+
+
 def test_a_function_whose_module_does_not_import_fails_as_lambda_reports_it(tmp_path):
     """The Init phase's error, as the Python runtime reports it: Runtime.ImportModuleError,
     "Unable to import module 'app': ...". An environment whose Init failed ends; the next
