@@ -92,7 +92,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
-from pipeline.local import moto_distributed_map, moto_tasks
+from pipeline.local import moto_distributed_map, moto_dynamodb, moto_tasks
 from pipeline.local.moto_change_sets import installed as change_sets_installed
 from pipeline.local.moto_eventbridge import test_event_pattern
 from pipeline.local.moto_stacks import stable_suffix
@@ -366,6 +366,7 @@ def installed(
         Patch(EventManager, "_publish_history_event", publish_history_event),
         *json_template_bodies(),
         *moto_distributed_map.installed(authorize_task),
+        *moto_dynamodb.patches(),
         named_start_execution(),
     ]
     patches += [Patch(service, "_from_error", moto_tasks.service_error(Patch(service, "_from_error", None).original()))

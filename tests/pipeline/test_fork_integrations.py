@@ -245,3 +245,29 @@ def test_an_aws_client_at_the_endpoint_sees_the_records_the_functions_wrote(tmp_
         items = client.scan(TableName=cloud.stack.resources["IdempotencyTable"])["Items"]
         assert result.status == "SUCCEEDED"
         assert [item["status"]["S"] for item in items] == ["COMPLETED"]  # Powertools' record of the one file
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["speed layer", "plain"])
+def test_an_update_that_creates_the_item_returns_no_key_as_updated_new(tmp_path, fast):
+    """UpdateItem with ReturnValues UPDATED_NEW "returns only the updated attributes, as they
+    appear after the update", an upsert too (DynamoDB Developer Guide, "Working with items"); a
+    test of ScyllaDB's run against DynamoDB (test_returnvalues.py,
+    test_update_item_returnvalues_updated_new) records the same: the new item's key is not among
+    them. moto returned the key. ALL_NEW returns the whole item."""
+    import boto3
+
+    with OfflineCloud.deploy(ROOT_TEMPLATE, ["FailureRate=0"], time_scale=0, fast=fast) as cloud:
+        client = boto3.client("dynamodb", endpoint_url=cloud.endpoint, region_name=cloud.clients.region,
+                              aws_access_key_id="offline", aws_secret_access_key="offline")
+        table = cloud.stack.resources["IdempotencyTable"]
+
+        def count(key: str, returned: str) -> dict:
+            return client.update_item(TableName=table, Key={"id": {"S": key}}, ReturnValues=returned,
+                                      UpdateExpression="SET #n = if_not_exists(#n, :zero) + :one",
+                                      ExpressionAttributeNames={"#n": "n"},
+                                      ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}})
+
+        assert count("a", "UPDATED_NEW")["Attributes"] == {"n": {"N": "1"}}
+        assert count("a", "UPDATED_NEW")["Attributes"] == {"n": {"N": "2"}}
+        assert count("b", "ALL_NEW")["Attributes"] == {"id": {"S": "b"}, "n": {"N": "1"}}
+        assert "Attributes" not in count("c", "UPDATED_OLD")

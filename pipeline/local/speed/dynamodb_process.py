@@ -148,12 +148,14 @@ def _answer_one(application: Any) -> None:
 def main() -> None:
     from moto import mock_aws
 
+    from pipeline.local import moto_dynamodb
     from pipeline.local.gatekeeper import Gatekeeper
+    from pipeline.local.patching import applied
     from pipeline.local.speed.keep_alive import KeepAliveServer
     from pipeline.local.speed.moto_application import MotoApplication, quick_dispatch
 
     mock_aws().start()  # moto's backends in this process, as its own server keeps them
-    with quick_dispatch():
+    with applied(moto_dynamodb.patches()), quick_dispatch():
         application = Gatekeeper(MotoApplication(), accept_rules=True)
         _answer_one(application)
         server = KeepAliveServer(application)

@@ -1,0 +1,34 @@
+"""Where moto's DynamoDB answers differently from DynamoDB, corrected in every process that serves
+it (the offline cloud's, and the DynamoDB process of the speed layer). Importing this module
+imports none of moto's internals: the DynamoDB process starts quickly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.local.patching import Patch
+
+
+def patches() -> list[Patch]:
+    from moto.dynamodb.responses import DynamoHandler
+
+    original_update_item = Patch(DynamoHandler, "update_item", None).original()
+
+    def update_item(self: DynamoHandler) -> Any:
+        """UpdateItem with ReturnValues UPDATED_NEW returns no key attribute, also when it creates
+        the item: "If you update a nonexistent item (upsert), UPDATED_NEW returns only the updated
+        attributes, as they appear after the update" (DynamoDB Developer Guide, "Working with
+        items", Return values), and a key attribute cannot be updated. moto compares the new item
+        with none, and returns its key as updated."""
+        answer = original_update_item(self)
+        attributes = answer.result.get("Attributes") if isinstance(answer.result, dict) else None
+        if self.body.get("ReturnValues") != "UPDATED_NEW" or not attributes:
+            return answer
+        table = self.dynamodb_backend.get_table(self.body["TableName"])
+        for key in (table.hash_key_attr, table.range_key_attr):
+            attributes.pop(key, None)
+        if not attributes:
+            answer.result.pop("Attributes")
+        return answer
+
+    return [Patch(DynamoHandler, "update_item", update_item)]
