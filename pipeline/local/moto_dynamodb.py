@@ -16,10 +16,12 @@ def patches() -> list[Patch]:
 
     def update_item(self: DynamoHandler) -> Any:
         """UpdateItem with ReturnValues UPDATED_NEW returns no key attribute, also when it creates
-        the item: "If you update a nonexistent item (upsert), UPDATED_NEW returns only the updated
-        attributes, as they appear after the update" (DynamoDB Developer Guide, "Working with
-        items", Return values), and a key attribute cannot be updated. moto compares the new item
-        with none, and returns its key as updated."""
+        the item: UPDATED_NEW "Returns only the updated attributes, as they appear after the
+        UpdateItem operation" (DynamoDB API Reference, UpdateItem), and an update cannot set a key
+        attribute; a test run against DynamoDB records an upsert's answer without the key
+        (scylladb/scylladb, test/alternator/test_returnvalues.py,
+        test_update_item_returnvalues_updated_new). moto compares the new item with none, and
+        returns its key as updated."""
         answer = original_update_item(self)
         attributes = answer.result.get("Attributes") if isinstance(answer.result, dict) else None
         if self.body.get("ReturnValues") != "UPDATED_NEW" or not attributes:

@@ -249,11 +249,11 @@ def test_an_aws_client_at_the_endpoint_sees_the_records_the_functions_wrote(tmp_
 
 @pytest.mark.parametrize("fast", [True, False], ids=["speed layer", "plain"])
 def test_an_update_that_creates_the_item_returns_no_key_as_updated_new(tmp_path, fast):
-    """UpdateItem with ReturnValues UPDATED_NEW "returns only the updated attributes, as they
-    appear after the update", an upsert too (DynamoDB Developer Guide, "Working with items"); a
-    test of ScyllaDB's run against DynamoDB (test_returnvalues.py,
-    test_update_item_returnvalues_updated_new) records the same: the new item's key is not among
-    them. moto returned the key. ALL_NEW returns the whole item."""
+    """UpdateItem with ReturnValues UPDATED_NEW "Returns only the updated attributes, as they
+    appear after the UpdateItem operation" (DynamoDB API Reference), an upsert too: a test of
+    ScyllaDB's run against DynamoDB (test/alternator/test_returnvalues.py,
+    test_update_item_returnvalues_updated_new) records the new item's key left out. moto returned
+    the key. ALL_NEW returns the whole item."""
     import boto3
 
     with OfflineCloud.deploy(ROOT_TEMPLATE, ["FailureRate=0"], time_scale=0, fast=fast) as cloud:
