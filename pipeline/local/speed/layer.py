@@ -39,6 +39,7 @@ PARTS = {
     "inline-states": "a task state without TimeoutSeconds evaluated without a thread of its own",
     "inline-programs": "a state machine without TimeoutSeconds run in its execution's thread",
     "execution-threads": "an execution's interpreter run on a kept thread, not a new one",
+    "json-copies": "moto's interpreter copies state values (JSON) by type, not with deepcopy",
     "released-interpreters": "an ended execution keeps its history and lets its interpreter go",
     "task-clients": "one boto3 client per region and service for the tasks",
     "direct-lambda": "Lambda tasks call the runtime directly",
@@ -68,6 +69,8 @@ def _patches(part: str) -> list[Patch]:
                           Patch(execute_state, "Thread", p.state_thread)],
         "inline-programs": [Patch(p.Program, "eval", p.evaluate_program)],
         "execution-threads": [Patch(p.ExecutionWorker, "start", p.start_execution_worker)],
+        "json-copies": [Patch(p.importlib.import_module(module), "copy", p.JSON_COPIES)
+                        for module in p.INTERPRETER_COPIES],
     }
     return by_part.get(part, [])
 
