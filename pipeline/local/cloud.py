@@ -53,7 +53,7 @@ from pipeline.local.patching import MotoChanged
 from pipeline.local.plain_layer import PlainLayer, ServiceProcess
 from pipeline.local.policy import Principal
 from pipeline.local.resolver import TemplateResolver
-from pipeline.local.runtime import LambdaRuntime, RequestTooLarge, Stopped, Throttled
+from pipeline.local.runtime import LambdaRuntime, NotJson, RequestTooLarge, Stopped, Throttled
 from pipeline.local.service_metrics import execution_metrics, lost_event_metric
 from pipeline.local.stack_host import StackHost
 from pipeline.local.task_calls import TaskAuthority
@@ -281,6 +281,8 @@ class LocalCloud:
             raise core.TooManyRequestsException("Rate Exceeded.") from None
         except RequestTooLarge as error:
             raise core.RequestTooLargeException(str(error)) from None
+        except NotJson as error:
+            raise core.InvalidRequestContentException(str(error)) from None
         except Stopped:
             raise core.ServiceException("The offline cloud is stopping") from None
         for namespace, metrics in metrics_in(invocation.report.logs).items():  # as CloudWatch Logs extracts them

@@ -176,6 +176,16 @@ class RequestTooLargeException(JsonRESTError):
         super().__init__("RequestTooLargeException", message)
 
 
+class InvalidRequestContentException(JsonRESTError):
+    """Lambda's answer to a payload that is not JSON: "The request body could not be parsed as
+    JSON" (Lambda API Reference, Invoke, Errors; HTTP 400)."""
+
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("InvalidRequestContentException", message)
+
+
 class ServiceException(JsonRESTError):
     """Lambda's internal service error (HTTP 500)."""
 

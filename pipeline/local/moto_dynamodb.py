@@ -21,10 +21,11 @@ def patches() -> list[Patch]:
         attribute; a test run against DynamoDB records an upsert's answer without the key
         (scylladb/scylladb, test/alternator/test_returnvalues.py,
         test_update_item_returnvalues_updated_new). moto compares the new item with none, and
-        returns its key as updated."""
+        returns its key as updated. Nothing updated (a REMOVE of what is gone), no Attributes:
+        moto answered an empty map."""
         answer = original_update_item(self)
         attributes = answer.result.get("Attributes") if isinstance(answer.result, dict) else None
-        if self.body.get("ReturnValues") != "UPDATED_NEW" or not attributes:
+        if self.body.get("ReturnValues") != "UPDATED_NEW" or attributes is None:
             return answer
         table = self.dynamodb_backend.get_table(self.body["TableName"])
         for key in (table.hash_key_attr, table.range_key_attr):

@@ -59,6 +59,10 @@ class RequestTooLarge(Exception):
     """The event is over Lambda's limit for a synchronous invocation (Lambda answers 413)."""
 
 
+class NotJson(Exception):
+    """The event is not JSON (Lambda answers 400, InvalidRequestContentException)."""
+
+
 # Lambda's payload limits for a synchronous invocation ("Lambda quotas": 6 MB each way), and what
 # it answers past them, as moto's own tests and deployments record it.
 INIT_LIMIT_S = 10.0  # the Init phase's limit (Lambda Developer Guide, "Init phase")
@@ -178,8 +182,9 @@ class _Environment:
         if not ended:
             return {"ok": False, "error": _runtime_exit_error(request_id, self.process.wait()), "init_ms": None}
         # The event is JSON text (LambdaRuntime.invoke has read it): it goes into the request's line
-        # as it is, unless it spans lines.
-        if "\n" in event or "\r" in event:
+        # as it is, unless it spans lines or is not ASCII (the environment's variables may set how
+        # its standard input is decoded).
+        if "\n" in event or "\r" in event or not event.isascii():
             event = json.dumps(json.loads(event))
         request = f'{{"request_id": {json.dumps(request_id)}, "event": {event}, "timeout_s": {json.dumps(self.spec.timeout_s)}}}'
         assert self.process.stdin is not None
@@ -308,7 +313,10 @@ class LambdaRuntime:
         if len(event.encode("utf-8")) > REQUEST_LIMIT:
             raise RequestTooLarge(f"{len(event.encode('utf-8'))} byte payload is too large for the RequestResponse "
                                   f"invocation type (limit {REQUEST_LIMIT} bytes)")
-        payload = json.loads(event)  # JSON, or the caller's error before an environment is taken
+        try:
+            payload = json.loads(event)  # before an environment is taken
+        except (ValueError, RecursionError) as error:
+            raise NotJson(f"Could not parse request body into json: {error}") from None
         request_id = str(uuid.uuid4())
         environment = self._acquire(spec)
         started_at = time.time()

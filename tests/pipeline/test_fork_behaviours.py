@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from pipeline.local.cloud import DeployRefused
 from pipeline.offline import OfflineCloud
@@ -131,7 +132,8 @@ def test_a_function_initializes_as_it_is_deployed_before_any_invocation(tmp_path
 def test_a_function_gets_the_event_it_was_sent_however_the_json_is_laid_out(tmp_path):
     """The runtime hands each environment its request on one line, the event's JSON inside it as
     it came: an event written over several lines (a file from events/) must arrive whole."""
-    fork = _fork_with_function(tmp_path, "def lambda_handler(event, context):\n    return event\n")
+    fork = _fork_with_function(tmp_path, "def lambda_handler(event, context):\n    return event\n",
+                               {"PYTHONIOENCODING": "latin-1"})  # the function's own variables: not the runtime's
     event = {"detail": {"object": {"key": "a b/\u00e9t\u00e9.csv", "size": 3}, "note": "line\nbreak"}, "n": [1, 2.5, None]}
     payloads = [json.dumps(event).encode(), json.dumps(event, indent=2).encode(),
                 json.dumps(event, indent=2).replace("\n", "\r\n").encode(), json.dumps(event, ensure_ascii=False).encode()]
@@ -140,6 +142,12 @@ def test_a_function_gets_the_event_it_was_sent_however_the_json_is_laid_out(tmp_
         for payload in payloads:
             answer = cloud.clients.lambda_.invoke(FunctionName=name, Payload=payload)
             assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == event, payload
+        with pytest.raises(ClientError) as refused:  # Lambda API Reference, Invoke, Errors
+            cloud.clients.lambda_.invoke(FunctionName=name, Payload=b'{"not": json}')
+        assert refused.value.response["Error"]["Code"] == "InvalidRequestContentException"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        answer = cloud.clients.lambda_.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        assert json.loads(answer["Payload"].read()) == event  # and the function still answers
 
 
 def test_a_function_whose_module_does_not_import_fails_as_lambda_reports_it(tmp_path):

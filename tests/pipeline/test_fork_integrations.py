@@ -271,3 +271,6 @@ def test_an_update_that_creates_the_item_returns_no_key_as_updated_new(tmp_path,
         assert count("a", "UPDATED_NEW")["Attributes"] == {"n": {"N": "2"}}
         assert count("b", "ALL_NEW")["Attributes"] == {"id": {"S": "b"}, "n": {"N": "1"}}
         assert "Attributes" not in count("c", "UPDATED_OLD")
+        removed = client.update_item(TableName=table, Key={"id": {"S": "a"}}, ReturnValues="UPDATED_NEW",
+                                     UpdateExpression="REMOVE #n", ExpressionAttributeNames={"#n": "n"})
+        assert "Attributes" not in removed  # nothing left of what it updated: no Attributes, not an empty map
