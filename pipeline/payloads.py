@@ -13,4 +13,5 @@ from typing import Any
 
 def payload_digest(payload: Any) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:16]
+    # surrogatepass: JSON may escape a lone surrogate ("\ud800"), which UTF-8 cannot encode
+    return hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]

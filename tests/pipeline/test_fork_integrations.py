@@ -253,7 +253,9 @@ def test_an_update_that_creates_the_item_returns_no_key_as_updated_new(tmp_path,
     appear after the UpdateItem operation" (DynamoDB API Reference), an upsert too: a test of
     ScyllaDB's run against DynamoDB (test/alternator/test_returnvalues.py,
     test_update_item_returnvalues_updated_new) records the new item's key left out. moto returned
-    the key. ALL_NEW returns the whole item."""
+    the key. ALL_NEW returns the whole item. An update with neither an expression nor attribute
+    updates creates the item with its key alone (ScyllaDB's test_update_item_no_update_method, run
+    against DynamoDB); moto failed with a 500."""
     import boto3
 
     with OfflineCloud.deploy(ROOT_TEMPLATE, ["FailureRate=0"], time_scale=0, fast=fast) as cloud:
@@ -274,3 +276,7 @@ def test_an_update_that_creates_the_item_returns_no_key_as_updated_new(tmp_path,
         removed = client.update_item(TableName=table, Key={"id": {"S": "a"}}, ReturnValues="UPDATED_NEW",
                                      UpdateExpression="REMOVE #n", ExpressionAttributeNames={"#n": "n"})
         assert "Attributes" not in removed  # nothing left of what it updated: no Attributes, not an empty map
+        created = client.update_item(TableName=table, Key={"id": {"S": "d"}}, ReturnValues="ALL_NEW")
+        assert created["Attributes"] == {"id": {"S": "d"}}  # neither expression nor updates: the key alone
+        assert "Attributes" not in client.update_item(TableName=table, Key={"id": {"S": "e"}}, ReturnValues="UPDATED_NEW")
+        assert client.get_item(TableName=table, Key={"id": {"S": "e"}})["Item"] == {"id": {"S": "e"}}
