@@ -29,6 +29,11 @@ def patches() -> list[Patch]:
             # failed with a 500, applying attribute updates of None.
             self.body["AttributeUpdates"] = {}
         answer = original_update_item(self)
+        if isinstance(answer.result, dict) and self.body.get("ReturnConsumedCapacity", "NONE") == "NONE":
+            # "ConsumedCapacity is only returned if the ReturnConsumedCapacity parameter was
+            # specified" (DynamoDB API Reference, UpdateItem); moto returns it always, and a
+            # dynamodb:updateItem task's output carried it.
+            answer.result.pop("ConsumedCapacity", None)
         attributes = answer.result.get("Attributes") if isinstance(answer.result, dict) else None
         if self.body.get("ReturnValues") != "UPDATED_NEW" or attributes is None:
             return answer

@@ -269,7 +269,12 @@ def test_an_update_that_creates_the_item_returns_no_key_as_updated_new(tmp_path,
                                       ExpressionAttributeNames={"#n": "n"},
                                       ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}})
 
-        assert count("a", "UPDATED_NEW")["Attributes"] == {"n": {"N": "1"}}
+        first = count("a", "UPDATED_NEW")
+        assert first["Attributes"] == {"n": {"N": "1"}}
+        assert "ConsumedCapacity" not in first  # only when ReturnConsumedCapacity asks (API Reference)
+        assert client.update_item(TableName=table, Key={"id": {"S": "z"}}, ReturnConsumedCapacity="TOTAL",
+                                  UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": {"N": "1"}}
+                                  )["ConsumedCapacity"]["TableName"] == table
         assert count("a", "UPDATED_NEW")["Attributes"] == {"n": {"N": "2"}}
         assert count("b", "ALL_NEW")["Attributes"] == {"id": {"S": "b"}, "n": {"N": "1"}}
         assert "Attributes" not in count("c", "UPDATED_OLD")
