@@ -6,6 +6,7 @@ checks the pinned version first."""
 from __future__ import annotations
 
 import gc
+import importlib
 from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -69,7 +70,7 @@ def _patches(part: str) -> list[Patch]:
                           Patch(execute_state, "Thread", p.state_thread)],
         "inline-programs": [Patch(p.Program, "eval", p.evaluate_program)],
         "execution-threads": [Patch(p.ExecutionWorker, "start", p.start_execution_worker)],
-        "json-copies": [Patch(p.importlib.import_module(module), "copy", p.JSON_COPIES)
+        "json-copies": [Patch(importlib.import_module(module), "copy", p.JSON_COPIES)
                         for module in p.INTERPRETER_COPIES],
     }
     return by_part.get(part, [])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import importlib
 import json
 import queue
 import re
@@ -478,7 +477,6 @@ INTERPRETER_COPIES = (
     "moto.stepfunctions.parser.asl.component.common.path.result_path",
     "moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.json_manipulation.json_merge",
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map",
-    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
     "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_parallel",
     "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
